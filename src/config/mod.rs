@@ -1,0 +1,225 @@
+//! Experiment files: parse, apply `--set` overrides, expand the preset, validate, resolve paths.
+//! After [`load_experiment`] succeeds, every field is filled and in range (linfa's ParamGuard).
+
+pub mod presets;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+
+pub use schema::*;
+
+use crate::model::OlmoConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read experiment file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("--set {arg}: {message}")]
+    Override { arg: String, message: String },
+    #[error("{path}: invalid experiment:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid { path: PathBuf, problems: Vec<String> },
+}
+
+/// A validated experiment plus the model shape it resolves to.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub experiment: Experiment,
+    pub model: OlmoConfig,
+    /// The file it came from and the overrides applied, for the run's provenance.
+    pub source: PathBuf,
+    pub overrides: Vec<String>,
+}
+
+/// Read `path`, apply `overrides` (`key.path=value`, value in TOML syntax or a bare string),
+/// and validate.
+pub fn load_experiment(path: &Path, overrides: &[String]) -> Result<Resolved, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let mut table: toml::Table = toml::from_str(&text)
+        .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+    for arg in overrides {
+        apply_override(&mut table, arg)?;
+    }
+    // Deserialise from the text when there are no overrides so errors quote the file's lines.
+    let experiment: Experiment = if overrides.is_empty() {
+        toml::from_str(&text)
+    } else {
+        Experiment::deserialize(toml::Value::Table(table))
+    }
+    .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    resolve(experiment, base, path, overrides)
+}
+
+use serde::Deserialize;
+
+fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
+    let err = |message: &str| ConfigError::Override { arg: arg.to_string(), message: message.to_string() };
+    let (key, raw) = arg.split_once('=').ok_or_else(|| err("expected key=value, e.g. train.lr=3e-4"))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(err("empty key; expected key=value, e.g. train.lr=3e-4"));
+    }
+    // TOML syntax first (numbers, booleans, arrays, inline tables); otherwise a plain string.
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut cur = table;
+    for part in &parts[..parts.len() - 1] {
+        let entry = cur.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry
+            .as_table_mut()
+            .ok_or_else(|| err(&format!("`{part}` is a value, not a section")))?;
+    }
+    cur.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]) -> Result<Resolved, ConfigError> {
+    let mut problems = Vec::new();
+    let model = resolve_model(&mut exp.model, &mut problems);
+    validate(&exp, model.as_ref(), &mut problems);
+
+    // Relative data paths are relative to the experiment file; store them absolute so the
+    // resolved config.toml in the run directory loads from anywhere.
+    let absolute = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
+    for (key, list) in [("data.train", &mut exp.data.train), ("data.valid", &mut exp.data.valid)] {
+        for p in list.iter_mut() {
+            let abs = absolute(p);
+            match abs.canonicalize() {
+                Ok(c) => *p = c,
+                Err(_) => problems.push(format!(
+                    "{key}: file {} not found (relative paths are relative to the experiment file's directory {})",
+                    p.display(),
+                    base.display()
+                )),
+            }
+        }
+    }
+    if let Some(p) = &exp.tokenizer.path {
+        match absolute(p).canonicalize() {
+            Ok(c) => exp.tokenizer.path = Some(c),
+            Err(_) => problems.push(format!("tokenizer.path: file {} not found", p.display())),
+        }
+    }
+    if exp.tokenizer.vocab_size.is_none() {
+        exp.tokenizer.vocab_size = model.as_ref().map(|m| m.vocab_size);
+    }
+
+    match (problems.is_empty(), model) {
+        (true, Some(model)) => Ok(Resolved {
+            experiment: exp,
+            model,
+            source: source.to_path_buf(),
+            overrides: overrides.to_vec(),
+        }),
+        _ => Err(ConfigError::Invalid { path: source.to_path_buf(), problems }),
+    }
+}
+
+/// Expand the preset into every field of the section (explicit fields win) and return the shape.
+fn resolve_model(section: &mut ModelSection, problems: &mut Vec<String>) -> Option<OlmoConfig> {
+    let name = section.preset.clone().unwrap_or_else(|| "omni_dna_20m".to_string());
+    let Some(p) = presets::preset(&name) else {
+        problems.push(format!(
+            "model.preset = \"{name}\" is not a preset; choose one of: {}",
+            presets::preset_names().join(", ")
+        ));
+        return None;
+    };
+    let s = section;
+    s.preset = Some(name);
+    let c = OlmoConfig {
+        n_layers: *s.n_layers.get_or_insert(p.n_layers),
+        d_model: *s.d_model.get_or_insert(p.d_model),
+        n_heads: *s.n_heads.get_or_insert(p.n_heads),
+        mlp_ratio: *s.mlp_ratio.get_or_insert(p.mlp_ratio),
+        vocab_size: *s.vocab_size.get_or_insert(p.vocab_size),
+        context: *s.context.get_or_insert(p.context),
+        norm: *s.norm.get_or_insert(p.norm),
+        norm_eps: *s.norm_eps.get_or_insert(p.norm_eps),
+        rope_theta: *s.rope_theta.get_or_insert(p.rope_theta),
+        tie_embeddings: *s.tie_embeddings.get_or_insert(p.tie_embeddings),
+        init_std: *s.init_std.get_or_insert(p.init_std),
+    };
+    Some(c)
+}
+
+fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<String>) {
+    let mut need = |ok: bool, msg: String| {
+        if !ok {
+            problems.push(msg)
+        }
+    };
+    need(!exp.name.trim().is_empty() && !exp.name.contains(['/', '\\']), format!(
+        "name = \"{}\" must be a non-empty name without slashes (it names the run directory)", exp.name));
+    if let Some(m) = model {
+        need(m.n_layers >= 1, format!("model.n_layers = {} must be >= 1", m.n_layers));
+        need(m.n_heads >= 1 && m.d_model % m.n_heads == 0, format!(
+            "model.d_model = {} must be divisible by model.n_heads = {}", m.d_model, m.n_heads));
+        need(m.n_heads >= 1 && (m.d_model / m.n_heads.max(1)) % 2 == 0, format!(
+            "model.d_model / model.n_heads = {} must be even for RoPE", m.d_model / m.n_heads.max(1)));
+        need(m.mlp_ratio >= 1, format!("model.mlp_ratio = {} must be >= 1", m.mlp_ratio));
+        need(m.vocab_size >= 8, format!("model.vocab_size = {} must be >= 8 (5 special tokens + A, C, G, T)", m.vocab_size));
+        need(m.context >= 4, format!("model.context = {} must be >= 4 tokens", m.context));
+        need(m.norm_eps > 0.0, format!("model.norm_eps = {} must be > 0", m.norm_eps));
+        need(m.rope_theta > 0.0, format!("model.rope_theta = {} must be > 0", m.rope_theta));
+        need(m.init_std > 0.0, format!("model.init_std = {} must be > 0", m.init_std));
+        if let Some(v) = exp.tokenizer.vocab_size {
+            need((8..=m.vocab_size).contains(&v), format!(
+                "tokenizer.vocab_size = {v} must be between 8 and model.vocab_size = {}", m.vocab_size));
+        }
+    }
+    let d = &exp.data;
+    need(!d.train.is_empty(), "data.train is empty: list at least one FASTA file".into());
+    need(d.valid_fraction >= 0.0 && d.valid_fraction < 1.0, format!(
+        "data.valid_fraction = {} must be in [0, 1)", d.valid_fraction));
+    need(d.min_tokens >= 2, format!("data.min_tokens = {} must be >= 2", d.min_tokens));
+    let t = &exp.train;
+    need(t.batch_size >= 1, format!("train.batch_size = {} must be >= 1", t.batch_size));
+    need(t.grad_accum >= 1, format!("train.grad_accum = {} must be >= 1", t.grad_accum));
+    let dur_ok = match t.duration {
+        Duration::Steps(n) | Duration::Tokens(n) => n > 0,
+        Duration::Epochs(e) => e > 0.0 && e.is_finite(),
+    };
+    need(dur_ok, format!("train.duration = {:?} must be positive", t.duration));
+    need(t.lr > 0.0 && t.lr.is_finite(), format!("train.lr = {} must be > 0", t.lr));
+    need((0.0..=1.0).contains(&t.min_lr_ratio), format!("train.min_lr_ratio = {} must be in [0, 1]", t.min_lr_ratio));
+    need(t.weight_decay >= 0.0, format!("train.weight_decay = {} must be >= 0", t.weight_decay));
+    need((0.0..1.0).contains(&t.beta1), format!("train.beta1 = {} must be in [0, 1)", t.beta1));
+    need((0.0..1.0).contains(&t.beta2), format!("train.beta2 = {} must be in [0, 1)", t.beta2));
+    need(t.adam_eps > 0.0, format!("train.adam_eps = {} must be > 0", t.adam_eps));
+    need(t.grad_clip_norm >= 0.0, format!("train.grad_clip_norm = {} must be >= 0 (0 disables)", t.grad_clip_norm));
+    need(t.log_every >= 1, format!("train.log_every = {} must be >= 1", t.log_every));
+    need(t.checkpoint_every >= 1, format!("train.checkpoint_every = {} must be >= 1", t.checkpoint_every));
+    need(t.keep_last >= 1, format!("train.keep_last = {} must be >= 1", t.keep_last));
+    need(exp.run.tdp_watts > 0.0, format!("run.tdp_watts = {} must be > 0", exp.run.tdp_watts));
+}
+
+impl Resolved {
+    /// The resolved experiment as TOML, with a provenance header; loadable by `gfm run`.
+    pub fn to_toml(&self, git_commit: Option<&str>) -> String {
+        let body = toml::to_string_pretty(&self.experiment).unwrap_or_else(|e| format!("# serialisation failed: {e}\n"));
+        let mut head = format!(
+            "# Resolved by gfm {} from {}\n# git commit: {}\n",
+            env!("CARGO_PKG_VERSION"),
+            self.source.display(),
+            git_commit.unwrap_or("unknown")
+        );
+        for o in &self.overrides {
+            head.push_str(&format!("# override: --set {o}\n"));
+        }
+        head.push_str(&format!("# parameters: {}\n\n", self.model.num_params()));
+        head + &body
+    }
+
+    /// Tokens per optimizer step at full windows.
+    pub fn tokens_per_step(&self) -> u64 {
+        let t = &self.experiment.train;
+        (t.batch_size * t.grad_accum * self.model.context) as u64
+    }
+}

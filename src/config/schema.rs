@@ -1,0 +1,227 @@
+//! The experiment file: one TOML document, every section optional but `name`, `kind` and `data`.
+//! Unknown keys are errors everywhere (`deny_unknown_fields`); defaults are filled by serde and
+//! written back into the run's resolved `config.toml`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::fasta::AmbiguityPolicy;
+use crate::model::NormKind;
+
+/// What `gfm run` does with the experiment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Next-token pretraining of an OLMo decoder on DNA.
+    Pretrain,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Pretrain => "pretrain",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Names the run directory `checkpoints/<name>/<run id>/`.
+    pub name: String,
+    pub kind: Kind,
+    /// Seeds initialisation, data split and shuffling, and per-step randomness.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub model: ModelSection,
+    #[serde(default)]
+    pub tokenizer: TokenizerSection,
+    pub data: DataSection,
+    #[serde(default)]
+    pub train: TrainSection,
+    #[serde(default)]
+    pub run: RunSection,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// A preset plus per-field overrides; after resolution every field is filled.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// One of `tiny`, `omni_dna_20m`, `omni_dna_60m`, `omni_dna_116m`, `omni_dna_300m`,
+    /// `omni_dna_700m`, `omni_dna_1b`. Default `omni_dna_20m`.
+    pub preset: Option<String>,
+    pub n_layers: Option<usize>,
+    pub d_model: Option<usize>,
+    pub n_heads: Option<usize>,
+    pub mlp_ratio: Option<usize>,
+    pub vocab_size: Option<usize>,
+    pub context: Option<usize>,
+    /// `layer_norm_no_affine` (OLMo no-bias LayerNorm) or `rms_norm` (RMSNorm with scale).
+    pub norm: Option<NormKind>,
+    pub norm_eps: Option<f64>,
+    pub rope_theta: Option<f64>,
+    pub tie_embeddings: Option<bool>,
+    pub init_std: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizerSection {
+    /// An existing HF `tokenizer.json` (e.g. the released Omni-DNA one). When absent, a BPE
+    /// tokenizer is trained on the training data and saved in the run directory.
+    pub path: Option<PathBuf>,
+    /// Vocabulary of a trained tokenizer, specials included. Default: the model's vocabulary.
+    pub vocab_size: Option<usize>,
+    /// Bases of training data used to train the tokenizer (whole records, in file order).
+    #[serde(default = "default_tokenizer_train_bp")]
+    pub train_bp: u64,
+}
+
+fn default_tokenizer_train_bp() -> u64 {
+    20_000_000
+}
+
+impl Default for TokenizerSection {
+    fn default() -> Self {
+        Self { path: None, vocab_size: None, train_bp: default_tokenizer_train_bp() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// FASTA or FASTA.gz files; relative paths are relative to the experiment file.
+    pub train: Vec<PathBuf>,
+    /// Held-out FASTA files; when empty, `valid_fraction` of the training windows are held out.
+    #[serde(default)]
+    pub valid: Vec<PathBuf>,
+    #[serde(default = "default_valid_fraction")]
+    pub valid_fraction: f64,
+    /// What to do with N and other IUPAC ambiguity codes: `unk` (keep, tokenised as [UNK]),
+    /// `split` (cut records at them), `drop` (skip records containing any).
+    #[serde(default)]
+    pub ambiguous: AmbiguityPolicy,
+    /// Sequences (or pieces after splitting) shorter than this many bases are skipped.
+    #[serde(default = "default_min_bp")]
+    pub min_bp: usize,
+    /// A record's last, partial window is kept if it has at least this many tokens.
+    #[serde(default = "default_min_tokens")]
+    pub min_tokens: usize,
+}
+
+fn default_valid_fraction() -> f64 {
+    0.05
+}
+fn default_min_bp() -> usize {
+    50
+}
+fn default_min_tokens() -> usize {
+    16
+}
+
+/// How long to train, in named units (OLMo-core `Duration`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Duration {
+    Steps(u64),
+    Tokens(u64),
+    Epochs(f64),
+}
+
+/// Learning-rate schedule after the linear warm-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// Cosine decay from `lr` to `lr * min_lr_ratio` at the last step.
+    Cosine,
+    /// Linear decay from `lr` to `lr * min_lr_ratio`.
+    Linear,
+    Constant,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSection {
+    /// Sequences per micro-batch.
+    pub batch_size: usize,
+    /// Micro-batches per optimizer step; tokens/step = batch_size x grad_accum x context.
+    pub grad_accum: usize,
+    pub duration: Duration,
+    /// Peak learning rate.
+    pub lr: f64,
+    pub warmup_steps: u64,
+    pub schedule: Schedule,
+    /// Floor of the decay as a fraction of `lr`.
+    pub min_lr_ratio: f64,
+    /// Decoupled weight decay of AdamW (PyTorch semantics: `p *= 1 - lr * weight_decay`).
+    pub weight_decay: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    /// AdamW epsilon (PyTorch default 1e-8; burn's default is 1e-5, so it is always set).
+    pub adam_eps: f64,
+    /// Clip the global gradient norm to this value; 0 disables clipping.
+    pub grad_clip_norm: f64,
+    /// Validation every this many steps (and at the end); 0 disables.
+    pub eval_every: u64,
+    /// Validation micro-batches per evaluation; 0 means the whole validation set.
+    pub eval_batches: usize,
+    pub log_every: u64,
+    pub checkpoint_every: u64,
+    /// Keep only the newest this many checkpoints (the newest is always kept).
+    pub keep_last: usize,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        Self {
+            batch_size: 16,
+            grad_accum: 1,
+            duration: Duration::Steps(1000),
+            lr: 6e-4,
+            warmup_steps: 100,
+            schedule: Schedule::Cosine,
+            min_lr_ratio: 0.1,
+            weight_decay: 0.1,
+            beta1: 0.9,
+            beta2: 0.95,
+            adam_eps: 1e-8,
+            grad_clip_norm: 1.0,
+            eval_every: 100,
+            eval_batches: 0,
+            log_every: 10,
+            checkpoint_every: 200,
+            keep_last: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSection {
+    /// Root of run directories; relative to the current directory.
+    pub out_dir: PathBuf,
+    pub device: DeviceKind,
+    /// Continue the newest run of this experiment from its newest complete checkpoint.
+    pub resume: bool,
+    /// Declared power draw for the energy estimate when no power counter is readable.
+    pub tdp_watts: f64,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        Self { out_dir: PathBuf::from("checkpoints"), device: DeviceKind::Cpu, resume: false, tdp_watts: 65.0 }
+    }
+}

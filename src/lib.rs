@@ -1,0 +1,9 @@
+//! gfm: training genomic foundation models (Omni-DNA, MMIDAS) from one TOML file, on burn.
+
+pub mod backend;
+pub mod config;
+pub mod data;
+pub mod logging;
+pub mod model;
+pub mod tokenizer;
+pub mod train;

@@ -1,0 +1,92 @@
+//! The `gfm` command line: parse, dispatch, print errors. All work happens in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gfm::config::{load_experiment, Duration, Kind};
+
+#[derive(Parser)]
+#[command(name = "gfm", version, about = "Train genomic foundation models from one TOML experiment file")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the experiment its `kind` names; outputs go to <run.out_dir>/<name>/<run id>/.
+    Run {
+        experiment: PathBuf,
+        /// Override a key, e.g. --set train.lr=3e-4 --set model.preset=tiny
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Continue the newest run of this experiment from its newest complete checkpoint.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Validate an experiment and print the resolved config, parameter count and tokens per step.
+    Check {
+        experiment: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Check { experiment, set } => {
+            let r = load_experiment(&experiment, &set)?;
+            print!("{}", r.to_toml(None));
+            let t = &r.experiment.train;
+            println!("\n# ---- summary ----");
+            println!("# kind:             {}", r.experiment.kind.as_str());
+            println!("# parameters:       {}", thousands(r.model.num_params()));
+            println!(
+                "# tokens per step:  {} ({} seqs x {} accum x {} context, at full windows)",
+                thousands(r.tokens_per_step()), t.batch_size, t.grad_accum, r.model.context
+            );
+            let steps = match t.duration {
+                Duration::Steps(n) => format!("{n}"),
+                Duration::Tokens(n) => format!("~{} (at full windows)", n.div_ceil(r.tokens_per_step().max(1))),
+                Duration::Epochs(e) => format!("{e} epochs: known after tokenisation (printed at the start of `gfm run`)"),
+            };
+            println!("# steps:            {steps}");
+            println!("# train FLOPs/step: {:.3e}", r.model.train_flops_per_token(r.model.context) * r.tokens_per_step() as f64);
+            Ok(())
+        }
+        Command::Run { experiment, set, resume } => {
+            let r = load_experiment(&experiment, &set)?;
+            let resume = resume || r.experiment.run.resume;
+            match r.experiment.kind {
+                Kind::Pretrain => {
+                    let s = gfm::train::pretrain::run(&r, resume)?;
+                    println!(
+                        "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",
+                        s.steps,
+                        s.wall_time_s,
+                        s.final_loss,
+                        s.final_valid_loss.map(|v| format!(" | valid loss {v:.4}")).unwrap_or_default(),
+                        s.tokens_per_s,
+                        s.run_dir.display()
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn thousands(n: u64) -> String {
+    gfm::logging::console::thousands(n)
+}

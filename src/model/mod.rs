@@ -1,0 +1,10 @@
+//! Model code: pure tensor functions and modules, no I/O, logging or optimiser.
+
+pub mod config;
+pub mod norm;
+pub mod olmo;
+pub mod rope;
+
+pub use config::OlmoConfig;
+pub use norm::{Norm, NormKind};
+pub use olmo::{OlmoBlock, OlmoModel};

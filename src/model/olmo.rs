@@ -1,0 +1,164 @@
+//! The OLMo v0.6 decoder used by Omni-DNA (Groeneveld et al. 2024; Li et al. 2025 §3).
+//!
+//! Pre-norm blocks with no biases anywhere, a fused q/k/v projection, split-half RoPE, causal
+//! attention, SwiGLU with hidden `mlp_ratio * d_model` (first half value, second half gate), a final
+//! norm, and a tied or untied output layer. Reference: allenai/OLMo `olmo/model.py`
+//! (`OLMoSequentialBlock`, `OLMo.forward`).
+//!
+//! Field names are checkpoint keys and follow the released `hf_olmo` layout
+//! (`wte`, `blocks.N.att_proj`, `attn_out`, `ff_proj`, `ff_out`, `ln_f`, untied `ff_out`).
+//! burn's `Linear` stores weights `[in, out]`: the export table transposes.
+
+use burn::module::{Module, Param};
+use burn::nn::{Initializer, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::silu;
+use burn::tensor::module::{attention, embedding};
+use burn::tensor::ops::AttentionModuleOptions;
+
+use super::config::OlmoConfig;
+use super::norm::Norm;
+use super::rope::{apply_rope, rope_tables};
+
+/// One pre-norm decoder block.
+#[derive(Module, Debug)]
+pub struct OlmoBlock<B: Backend> {
+    pub attn_norm: Norm<B>,
+    /// Fused q, k, v projection, `[d_model, 3 * d_model]` (q, k, v order along the output).
+    pub att_proj: Linear<B>,
+    pub attn_out: Linear<B>,
+    pub ff_norm: Norm<B>,
+    /// `[d_model, 2 * hidden]`: value half first, gate half second.
+    pub ff_proj: Linear<B>,
+    pub ff_out: Linear<B>,
+    #[module(skip)]
+    pub n_heads: usize,
+    #[module(skip)]
+    pub rope_theta: f64,
+}
+
+/// The decoder-only language model.
+#[derive(Module, Debug)]
+pub struct OlmoModel<B: Backend> {
+    /// Token embedding `[vocab_size, d_model]`; also the output matrix when tied.
+    pub wte: Param<Tensor<B, 2>>,
+    pub blocks: Vec<OlmoBlock<B>>,
+    pub ln_f: Norm<B>,
+    /// Untied output projection `[d_model, vocab_size]`; `None` when tied to `wte`.
+    pub ff_out: Option<Linear<B>>,
+}
+
+fn linear<B: Backend>(d_in: usize, d_out: usize, std: f64, device: &B::Device) -> Linear<B> {
+    LinearConfig::new(d_in, d_out)
+        .with_bias(false)
+        .with_initializer(Initializer::Normal { mean: 0.0, std })
+        .init(device)
+}
+
+impl OlmoConfig {
+    /// Build a freshly initialised model (normal init, std `init_std`, as OLMo's `init_fn = normal`).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> OlmoModel<B> {
+        let d = self.d_model;
+        let hidden = self.mlp_hidden();
+        let std = self.init_std;
+        let blocks = (0..self.n_layers)
+            .map(|_| OlmoBlock {
+                attn_norm: Norm::new(self.norm, d, self.norm_eps, device),
+                att_proj: linear(d, 3 * d, std, device),
+                attn_out: linear(d, d, std, device),
+                ff_norm: Norm::new(self.norm, d, self.norm_eps, device),
+                ff_proj: linear(d, 2 * hidden, std, device),
+                ff_out: linear(hidden, d, std, device),
+                n_heads: self.n_heads,
+                rope_theta: self.rope_theta,
+            })
+            .collect();
+        OlmoModel {
+            wte: Initializer::Normal { mean: 0.0, std }.init([self.vocab_size, d], device),
+            blocks,
+            ln_f: Norm::new(self.norm, d, self.norm_eps, device),
+            ff_out: (!self.tie_embeddings).then(|| linear(d, self.vocab_size, std, device)),
+        }
+    }
+}
+
+impl<B: Backend> OlmoBlock<B> {
+    /// # Shapes
+    /// - x: `[batch, seq, d_model]` → `[batch, seq, d_model]`
+    /// - cos, sin: `[1, 1, seq, head_dim]`
+    pub fn forward(&self, x: Tensor<B, 3>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4>) -> Tensor<B, 3> {
+        let [batch, seq, d] = x.dims();
+        let (h, hd) = (self.n_heads, d / self.n_heads);
+
+        // Attention sub-block.
+        let qkv = self.att_proj.forward(self.attn_norm.forward(x.clone())); // [batch, seq, 3d]
+        let heads = |t: Tensor<B, 3>| t.reshape([batch, seq, h, hd]).swap_dims(1, 2); // [batch, h, seq, hd]
+        let q = apply_rope(heads(qkv.clone().narrow(2, 0, d)), cos, sin);
+        let k = apply_rope(heads(qkv.clone().narrow(2, d, d)), cos, sin);
+        let v = heads(qkv.narrow(2, 2 * d, d));
+        let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
+        let att = attention(q, k, v, None, None, options); // [batch, h, seq, hd]
+        let att = att.swap_dims(1, 2).reshape([batch, seq, d]);
+        let x = x + self.attn_out.forward(att);
+
+        // SwiGLU feed-forward sub-block: silu(gate) * value.
+        let ff = self.ff_proj.forward(self.ff_norm.forward(x.clone())); // [batch, seq, 2*hidden]
+        let hidden = ff.dims()[2] / 2;
+        let value = ff.clone().narrow(2, 0, hidden);
+        let gate = ff.narrow(2, hidden, hidden);
+        x + self.ff_out.forward(silu(gate) * value)
+    }
+}
+
+impl<B: Backend> OlmoModel<B> {
+    pub fn d_model(&self) -> usize {
+        self.wte.dims()[1]
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.wte.dims()[0]
+    }
+
+    /// # Shapes
+    /// - ids: `[batch, seq]` → `[batch, seq, d_model]`
+    pub fn embed(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        embedding(self.wte.val(), ids)
+    }
+
+    /// Run the blocks and the final norm on input embeddings.
+    ///
+    /// # Shapes
+    /// - x: `[batch, seq, d_model]` → `[batch, seq, d_model]`
+    pub fn hidden(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [_, seq, d] = x.dims();
+        let Some(first) = self.blocks.first() else {
+            return self.ln_f.forward(x);
+        };
+        let (cos, sin) = rope_tables::<B>(seq, 0, d / first.n_heads, first.rope_theta, &x.device());
+        let x = self.blocks.iter().fold(x, |x, block| block.forward(x, &cos, &sin));
+        self.ln_f.forward(x)
+    }
+
+    /// Project final hidden states to vocabulary logits (tied: `h @ wte^T`).
+    ///
+    /// # Shapes
+    /// - h: `[batch, seq, d_model]` → `[batch, seq, vocab]`
+    pub fn logits(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+        match &self.ff_out {
+            Some(head) => head.forward(h),
+            None => {
+                let [batch, seq, d] = h.dims();
+                let w = self.wte.val().transpose(); // [d, vocab]
+                h.reshape([batch * seq, d]).matmul(w).reshape([batch, seq, self.vocab_size()])
+            }
+        }
+    }
+
+    /// Token ids to next-token logits.
+    ///
+    /// # Shapes
+    /// - ids: `[batch, seq]` → `[batch, seq, vocab]`
+    pub fn forward(&self, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        self.logits(self.hidden(self.embed(ids)))
+    }
+}

@@ -1,0 +1,57 @@
+//! Rotary position embedding in the split-half ("rotate_half") layout used by OLMo and HF
+//! `OlmoForCausalLM`: dimension `i` is paired with `i + head_dim/2` (burn's `RotaryEncoding` pairs
+//! neighbours `2i, 2i+1` instead, which would not match released checkpoints).
+//!
+//! Formula (OLMo `RotaryEmbedding`, RoFormer eq. 34):
+//! `inv_freq_j = theta^(-2j/head_dim)`, `angle[t, j] = t * inv_freq_j` for `j < head_dim/2`,
+//! duplicated to `head_dim`; `rope(x) = x * cos(angle) + rotate_half(x) * sin(angle)` with
+//! `rotate_half([x1, x2]) = [-x2, x1]`.
+
+use burn::prelude::*;
+
+/// Cosine and sine tables for positions `offset .. offset + seq_len`.
+///
+/// # Shapes
+/// - returns `(cos, sin)`, each `[1, 1, seq_len, head_dim]`
+pub fn rope_tables<B: Backend>(
+    seq_len: usize,
+    offset: usize,
+    head_dim: usize,
+    theta: f64,
+    device: &B::Device,
+) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    let half = head_dim / 2;
+    let mut cos = Vec::with_capacity(seq_len * head_dim);
+    let mut sin = Vec::with_capacity(seq_len * head_dim);
+    for t in offset..offset + seq_len {
+        for _ in 0..2 {
+            for j in 0..half {
+                // f32 throughout, as HF `OlmoRotaryEmbedding` computes it.
+                let inv_freq = 1.0f32 / (theta as f32).powf((2 * j) as f32 / head_dim as f32);
+                let angle = t as f32 * inv_freq;
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+    }
+    let shape = [1, 1, seq_len, head_dim];
+    (
+        Tensor::<B, 1>::from_floats(cos.as_slice(), device).reshape(shape),
+        Tensor::<B, 1>::from_floats(sin.as_slice(), device).reshape(shape),
+    )
+}
+
+/// Apply rotary embedding to queries or keys.
+///
+/// # Shapes
+/// - x: `[batch, n_heads, seq, head_dim]`
+/// - cos, sin: `[1, 1, seq, head_dim]`
+/// - returns `[batch, n_heads, seq, head_dim]`
+pub fn apply_rope<B: Backend>(x: Tensor<B, 4>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4>) -> Tensor<B, 4> {
+    let head_dim = x.dims()[3];
+    let half = head_dim / 2;
+    let x1 = x.clone().narrow(3, 0, half);
+    let x2 = x.clone().narrow(3, half, half);
+    let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+    x * cos.clone() + rotated * sin.clone()
+}

@@ -1,0 +1,14 @@
+//! The one training loop and what it needs: tasks, optimizer pieces, schedule, checkpoints,
+//! run directories and records.
+
+pub mod checkpoint;
+pub mod lm;
+pub mod optim;
+pub mod pretrain;
+pub mod record;
+pub mod run;
+pub mod schedule;
+pub mod task;
+pub mod trainer;
+
+pub use task::{EvalOutput, StepOutput, Task};

@@ -1,0 +1,44 @@
+//! What a task supplies to the one training loop: its data as indexable examples, and its `step`.
+//! Pretraining, finetuning, VQ-VAE and MMIDAS differ only here (OLMo-core TrainModule vs Trainer).
+
+use burn::module::AutodiffModule;
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+
+/// The loss of one micro-batch.
+pub struct StepOutput<B: Backend> {
+    /// Loss summed over the batch's loss units (e.g. predicted tokens), shape `[1]`. The loop
+    /// divides by the units of the whole optimizer step, so accumulation is exact.
+    pub loss_sum: Tensor<B, 1>,
+}
+
+/// Evaluation loss of one batch, on the host.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EvalOutput {
+    pub loss_sum: f64,
+    pub units: f64,
+}
+
+pub trait Task<B: AutodiffBackend> {
+    type Model: AutodiffModule<B> + Clone;
+    type Batch;
+
+    /// Training examples per epoch; the loop draws a seeded permutation of `0..train_len()`.
+    fn train_len(&self) -> usize;
+    fn valid_len(&self) -> usize;
+    fn train_batch(&self, indices: &[usize]) -> Self::Batch;
+    fn valid_batch(&self, indices: &[usize]) -> Self::Batch;
+    /// Loss units in a batch (the denominator of the mean loss), known before the forward pass.
+    fn units(&self, batch: &Self::Batch) -> f64;
+    /// Tokens (or samples) processed by a batch, for throughput.
+    fn tokens(&self, batch: &Self::Batch) -> u64;
+    /// Forward pass and loss in training mode.
+    fn step(&self, model: &Self::Model, batch: &Self::Batch, device: &B::Device) -> StepOutput<B>;
+    /// Forward pass and loss in evaluation mode, without autodiff.
+    fn eval(
+        &self,
+        model: &<Self::Model as AutodiffModule<B>>::InnerModule,
+        batch: &Self::Batch,
+        device: &B::Device,
+    ) -> EvalOutput;
+}

@@ -1,0 +1,218 @@
+//! The one step-based training loop, shared by every task (burn TrainStep; OLMo-core Trainer).
+//!
+//! Per optimizer step: reseed from (seed, step), draw `grad_accum` micro-batches from the seeded
+//! epoch permutation, backpropagate each micro-batch's summed loss divided by the step's total loss
+//! units (exact accumulation), clip by global norm, AdamW, then log, evaluate and checkpoint on
+//! their schedules. Every piece of state lives in the model, the optimizer or [`TrainState`], so a
+//! run resumed from a checkpoint continues bit-for-bit.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::backend::AutodiffBackend;
+
+use super::checkpoint::{self, CheckpointError, LoadedCheckpoint, TrainState};
+use super::optim::{adamw, clip_global_norm};
+use super::schedule::LrSchedule;
+use super::task::Task;
+use crate::config::TrainSection;
+use crate::data::windows::epoch_permutation;
+use crate::logging::{ConsoleProgress, MetricSink};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("cannot load checkpoint record from {dir}: {message}")]
+    Record { dir: PathBuf, message: String },
+    #[error(
+        "training stopped at step {step}: the loss became {loss} (grad norm {grad_norm}). The weights of that step were \
+         not applied. {}Lower train.lr, raise train.warmup_steps or set train.grad_clip_norm, then resume with --resume.",
+        match .last_good { Some(d) => format!("The last good checkpoint is {}. ", d.display()), None => "No checkpoint was written yet. ".into() }
+    )]
+    NonFinite { step: u64, loss: f64, grad_norm: f64, last_good: Option<PathBuf> },
+    #[error("the training set has {examples} examples, fewer than train.batch_size = {batch_size}; lower the batch size or add data")]
+    TooLittleData { examples: usize, batch_size: usize },
+}
+
+/// What the loop reports when it ends.
+#[derive(Debug, Clone)]
+pub struct LoopOutcome {
+    pub state: TrainState,
+    pub resumed_from: Option<u64>,
+    pub last_checkpoint: Option<PathBuf>,
+}
+
+pub struct LoopSpec<'a> {
+    pub train: &'a TrainSection,
+    pub total_steps: u64,
+    pub seed: u64,
+    pub run_dir: &'a Path,
+}
+
+type Rec = NamedMpkBytesRecorder<FullPrecisionSettings>;
+
+/// Mix seed and step into one backend seed (splitmix64 finaliser).
+fn step_seed(seed: u64, step: u64) -> u64 {
+    let mut z = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Draws micro-batches of example indices from seeded per-epoch permutations; its position is
+/// the data cursor saved in checkpoints. A final partial batch of an epoch is skipped.
+struct Sampler {
+    n: usize,
+    seed: u64,
+    epoch: u64,
+    cursor: usize,
+    perm: Vec<usize>,
+}
+
+impl Sampler {
+    fn new(n: usize, seed: u64, epoch: u64, cursor: usize) -> Self {
+        Self { n, seed, epoch, cursor, perm: epoch_permutation(n, seed, epoch) }
+    }
+
+    fn next(&mut self, batch: usize) -> Vec<usize> {
+        if self.cursor + batch > self.n {
+            self.epoch += 1;
+            self.cursor = 0;
+            self.perm = epoch_permutation(self.n, self.seed, self.epoch);
+        }
+        let out = self.perm[self.cursor..self.cursor + batch].to_vec();
+        self.cursor += batch;
+        out
+    }
+}
+
+fn evaluate<B: AutodiffBackend, T: Task<B>>(task: &T, model: &T::Model, spec: &LoopSpec, device: &B::Device) -> Option<f64> {
+    let n = task.valid_len();
+    if n == 0 {
+        return None;
+    }
+    let inner = model.valid();
+    let bs = spec.train.batch_size;
+    let max_batches = if spec.train.eval_batches == 0 { usize::MAX } else { spec.train.eval_batches };
+    let (mut sum, mut units) = (0.0, 0.0);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(bs).take(max_batches) {
+        let out = task.eval(&inner, &task.valid_batch(chunk), device);
+        sum += out.loss_sum;
+        units += out.units;
+    }
+    (units > 0.0).then(|| sum / units)
+}
+
+/// Train `model` on `task` until `spec.total_steps`, starting from `resume` if given.
+pub fn train<B: AutodiffBackend, T: Task<B>>(
+    task: &T,
+    mut model: T::Model,
+    spec: &LoopSpec,
+    resume: Option<LoadedCheckpoint>,
+    sink: &mut dyn MetricSink,
+    progress: &mut ConsoleProgress,
+    device: &B::Device,
+) -> Result<(T::Model, LoopOutcome), TrainError> {
+    let t = spec.train;
+    let n_train = task.train_len();
+    if n_train < t.batch_size {
+        return Err(TrainError::TooLittleData { examples: n_train, batch_size: t.batch_size });
+    }
+    let mut optim = adamw::<B, T::Model>(t);
+    let recorder = Rec::default();
+    let mut state = TrainState {
+        step: 0, tokens_seen: 0, epoch: 0, cursor: 0, seed: spec.seed, train_time_s: 0.0,
+        last_loss: f64::NAN, last_valid_loss: None,
+    };
+    let mut resumed_from = None;
+    let mut last_checkpoint = None;
+    if let Some(ck) = resume {
+        let record_err = |e: burn::record::RecorderError| TrainError::Record { dir: ck.dir.clone(), message: e.to_string() };
+        model = model.load_record(recorder.load(ck.model.clone(), device).map_err(record_err)?);
+        optim = optim.load_record(recorder.load(ck.optim.clone(), device).map_err(record_err)?);
+        state = ck.state.clone();
+        resumed_from = Some(state.step);
+        last_checkpoint = Some(ck.dir.clone());
+        progress.println(&format!("resumed from {} (step {})", ck.dir.display(), state.step));
+    }
+    let schedule = LrSchedule {
+        peak: t.lr, warmup_steps: t.warmup_steps, total_steps: spec.total_steps, kind: t.schedule, min_ratio: t.min_lr_ratio,
+    };
+    let mut sampler = Sampler::new(n_train, spec.seed, state.epoch, state.cursor as usize);
+
+    while state.step < spec.total_steps {
+        let started = Instant::now();
+        let step = state.step;
+        B::seed(device, step_seed(spec.seed, step));
+        let batches: Vec<T::Batch> = (0..t.grad_accum).map(|_| task.train_batch(&sampler.next(t.batch_size))).collect();
+        let total_units: f64 = batches.iter().map(|b| task.units(b)).sum::<f64>().max(1.0);
+        let step_tokens: u64 = batches.iter().map(|b| task.tokens(b)).sum();
+
+        let mut accumulator = GradientsAccumulator::<T::Model>::new();
+        let mut loss_value = 0.0;
+        for batch in &batches {
+            let out = task.step(&model, batch, device);
+            let loss = out.loss_sum.div_scalar(total_units);
+            loss_value += loss.clone().into_scalar().elem::<f64>();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            accumulator.accumulate(&model, grads);
+        }
+        let mut grads = accumulator.grads();
+        let grad_norm = clip_global_norm::<B, T::Model>(&model, &mut grads, t.grad_clip_norm);
+        if !loss_value.is_finite() || !grad_norm.is_finite() {
+            return Err(TrainError::NonFinite { step: step + 1, loss: loss_value, grad_norm, last_good: last_checkpoint });
+        }
+        let lr = schedule.lr(step);
+        model = optim.step(lr, model, grads);
+
+        state.step += 1;
+        state.tokens_seen += step_tokens;
+        state.epoch = sampler.epoch;
+        state.cursor = sampler.cursor as u64;
+        state.last_loss = loss_value;
+        let elapsed = started.elapsed().as_secs_f64();
+        state.train_time_s += elapsed;
+        let tokens_per_s = step_tokens as f64 / elapsed.max(1e-9);
+
+        progress.step(state.step, loss_value, lr, tokens_per_s);
+        if state.step % t.log_every == 0 || state.step == spec.total_steps {
+            sink.scalar("train/loss", state.step, loss_value);
+            sink.scalar("train/lr", state.step, lr);
+            sink.scalar("train/grad_norm", state.step, grad_norm);
+            sink.scalar("train/tokens_seen", state.step, state.tokens_seen as f64);
+            sink.scalar("train/epoch", state.step, state.epoch as f64 + state.cursor as f64 / n_train as f64);
+            sink.scalar("perf/tokens_per_s", state.step, tokens_per_s);
+            sink.scalar("perf/step_s", state.step, elapsed);
+        }
+        let last = state.step == spec.total_steps;
+        if (t.eval_every > 0 && state.step % t.eval_every == 0) || last {
+            if let Some(v) = evaluate(task, &model, spec, device) {
+                state.last_valid_loss = Some(v);
+                sink.scalar("valid/loss", state.step, v);
+                sink.scalar("valid/perplexity", state.step, v.exp());
+                progress.println(&format!("step {} | valid loss {v:.4} | perplexity {:.3}", state.step, v.exp()));
+            }
+        }
+        if state.step % t.checkpoint_every == 0 || last {
+            let model_bytes = recorder.record(model.clone().into_record(), ()).map_err(|e| TrainError::Record {
+                dir: spec.run_dir.to_path_buf(), message: e.to_string(),
+            })?;
+            let optim_bytes = recorder.record(optim.to_record(), ()).map_err(|e| TrainError::Record {
+                dir: spec.run_dir.to_path_buf(), message: e.to_string(),
+            })?;
+            let dir = checkpoint::save(spec.run_dir, &model_bytes, &optim_bytes, &state)?;
+            checkpoint::keep_last(spec.run_dir, t.keep_last)?;
+            sink.text(&format!("checkpoint {}", dir.display()));
+            last_checkpoint = Some(dir);
+            sink.flush();
+        }
+    }
+    progress.finish();
+    sink.flush();
+    Ok((model, LoopOutcome { state, resumed_from, last_checkpoint }))
+}

@@ -1,0 +1,372 @@
+//! Integration tests of the pretraining spine: numerics against golden values, model invariants,
+//! experiment files, and whole runs (run directory, TensorBoard, resume after SIGKILL).
+
+use std::path::{Path, PathBuf};
+
+use burn::backend::{Autodiff, Flex};
+use burn::prelude::*;
+use gfm::config::load_experiment;
+use gfm::model::{rope, Norm, NormKind, OlmoConfig};
+use serde_json::Value;
+
+type B = Flex;
+type AB = Autodiff<Flex>;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn golden() -> Value {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/golden/rope_norms.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn tensor4(v: &Value, shape: [usize; 4]) -> Tensor<B, 4> {
+    Tensor::<B, 1>::from_floats(floats(v).as_slice(), &Default::default()).reshape(shape)
+}
+
+#[test]
+fn rope_matches_transformers_olmo_golden_values() {
+    let g = golden();
+    let r = &g["rope"];
+    let shape: Vec<usize> = r["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+    let shape = [shape[0], shape[1], shape[2], shape[3]];
+    let (cos, sin) = rope::rope_tables::<B>(shape[2], 0, shape[3], r["theta"].as_f64().unwrap(), &Default::default());
+    for (input, expected) in [("q", "q_rot"), ("k", "k_rot")] {
+        let out = rope::apply_rope(tensor4(&r[input], shape), &cos, &sin);
+        let got = out.into_data().to_vec::<f32>().unwrap();
+        let diff = max_abs_diff(&got, &floats(&r[expected]));
+        assert!(diff < 1e-5, "{input}: max abs diff {diff}");
+    }
+}
+
+#[test]
+fn both_norms_match_golden_values() {
+    let g = golden();
+    let n = &g["norm"];
+    let x = Tensor::<B, 1>::from_floats(floats(&n["x"]).as_slice(), &Default::default()).reshape([3, 5, 16]);
+    let eps = n["eps"].as_f64().unwrap();
+    let ln = Norm::<B>::new(NormKind::LayerNormNoAffine, 16, eps, &Default::default());
+    let got = ln.forward(x.clone()).into_data().to_vec::<f32>().unwrap();
+    let diff = max_abs_diff(&got, &floats(&n["layer_norm_no_affine"]));
+    assert!(diff < 1e-5, "layer norm: {diff}");
+    assert!(ln.weight.is_none(), "the no-affine LayerNorm has no parameters");
+
+    let mut rms = Norm::<B>::new(NormKind::RmsNorm, 16, eps, &Default::default());
+    let w = Tensor::<B, 1>::from_floats(floats(&n["rms_weight"]).as_slice(), &Default::default());
+    rms.weight = Some(burn::module::Param::from_tensor(w));
+    let got = rms.forward(x).into_data().to_vec::<f32>().unwrap();
+    let diff = max_abs_diff(&got, &floats(&n["rms_norm"]));
+    assert!(diff < 1e-5, "rms norm: {diff}");
+}
+
+fn tiny_config(norm: NormKind, tie: bool) -> OlmoConfig {
+    let mut c = gfm::config::presets::preset("tiny").unwrap();
+    c.d_model = 16;
+    c.n_heads = 2;
+    c.vocab_size = 32;
+    c.norm = norm;
+    c.tie_embeddings = tie;
+    c
+}
+
+#[test]
+fn changing_a_future_token_leaves_earlier_logits_unchanged() {
+    for (norm, tie) in [(NormKind::LayerNormNoAffine, true), (NormKind::RmsNorm, false)] {
+        let device = Default::default();
+        B::seed(&device, 7);
+        let model = tiny_config(norm, tie).init::<B>(&device);
+        let a = [1i64, 5, 9, 7, 6, 8, 10, 2];
+        let mut b = a;
+        b[5] = 20;
+        let ids = |v: &[i64]| Tensor::<B, 1, Int>::from_ints(v, &device).reshape([1, v.len()]);
+        let la = model.forward(ids(&a)).into_data().to_vec::<f32>().unwrap();
+        let lb = model.forward(ids(&b)).into_data().to_vec::<f32>().unwrap();
+        let v = 32;
+        let before = max_abs_diff(&la[..5 * v], &lb[..5 * v]);
+        let after = max_abs_diff(&la[5 * v..], &lb[5 * v..]);
+        assert!(before < 1e-6, "{norm:?}: earlier logits moved by {before}");
+        assert!(after > 1e-4, "{norm:?}: the changed position should change its own logits ({after})");
+    }
+}
+
+#[test]
+fn padded_targets_carry_no_loss() {
+    use gfm::train::lm::{masked_cross_entropy_sum, LmBatch};
+    let device = Default::default();
+    B::seed(&device, 3);
+    let model = tiny_config(NormKind::LayerNormNoAffine, true).init::<B>(&device);
+    let short: &[u32] = &[1, 6, 7, 8, 2];
+    let long: &[u32] = &[1, 9, 9, 10, 11, 12, 13, 2];
+    let loss = |ws: &[&[u32]]| {
+        let b = LmBatch::from_windows(ws);
+        let (i, t, m) = b.tensors::<B>(&device);
+        (masked_cross_entropy_sum(model.forward(i), t, m).into_scalar(), b.units())
+    };
+    let (alone, units_alone) = loss(&[short]);
+    let (both, units_both) = loss(&[short, long]);
+    let (long_alone, _) = loss(&[long]);
+    assert_eq!(units_alone, 4.0);
+    assert_eq!(units_both, 4.0 + 7.0);
+    // The short window is padded to the long one's length inside the batch: its loss must not change.
+    assert!((both - (alone + long_alone)).abs() < 1e-4, "{both} vs {alone} + {long_alone}");
+}
+
+#[test]
+fn global_norm_clipping_scales_all_gradients_together() {
+    use burn::optim::GradientsParams;
+    use gfm::train::optim::{clip_global_norm, global_grad_norm};
+    let device = Default::default();
+    AB::seed(&device, 5);
+    let model = tiny_config(NormKind::RmsNorm, false).init::<AB>(&device);
+    let ids = Tensor::<AB, 1, Int>::from_ints([1, 5, 9, 7, 2].as_slice(), &device).reshape([1, 5]);
+    let loss = model.forward(ids).sum();
+    let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+    let before = global_grad_norm::<AB, _>(&model, &grads);
+    // Hand-computed: sqrt of the sum of every gradient's squared entries.
+    let wte = grads.get::<Flex, 2>(model.wte.id).unwrap().into_data().to_vec::<f32>().unwrap();
+    assert!(before * before >= wte.iter().map(|x| (*x as f64).powi(2)).sum::<f64>());
+    let reported = clip_global_norm::<AB, _>(&model, &mut grads, before / 4.0);
+    assert!((reported - before).abs() < 1e-9 * before.max(1.0));
+    let after = global_grad_norm::<AB, _>(&model, &grads);
+    assert!((after - before / 4.0).abs() < 1e-4 * before, "after {after}, wanted {}", before / 4.0);
+}
+
+// ---- experiment files ----------------------------------------------------------------------
+
+#[test]
+fn every_shipped_experiment_loads_and_validates() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("experiments")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            load_experiment(&p, &[]).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "expected the shipped experiments, found {n}");
+}
+
+fn write_experiment(dir: &Path, body: &str) -> PathBuf {
+    let p = dir.join("exp.toml");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn fasta() -> String {
+    root().join("tests/fixtures/dna/markers_small.fa").display().to_string()
+}
+
+#[test]
+fn config_errors_name_the_file_the_key_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("name = \"t\"\nkind = \"pretrain\"\n[data]\ntrain = [\"{}\"]\n", fasta());
+
+    let p = write_experiment(dir.path(), &format!("{base}[train]\nlrr = 1e-3\n"));
+    let e = load_experiment(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("exp.toml") && e.contains("lrr") && e.contains("batch_size"), "{e}");
+
+    let p = write_experiment(dir.path(), &format!("{base}[train]\nlr = \"fast\"\n"));
+    let e = load_experiment(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("exp.toml") && e.contains("line 6") && e.contains("lr"), "{e}");
+
+    let p = write_experiment(dir.path(), &format!("{base}[model]\npreset = \"omni_dna_2m\"\n"));
+    let e = load_experiment(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("model.preset") && e.contains("omni_dna_20m") && e.contains("tiny"), "{e}");
+
+    let p = write_experiment(dir.path(), &format!("{base}[train]\nlr = -1.0\nbatch_size = 0\n"));
+    let e = load_experiment(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("train.lr = -1") && e.contains("train.batch_size = 0"), "{e}");
+
+    let p = write_experiment(dir.path(), "name = \"t\"\nkind = \"pretrain\"\n[data]\ntrain = [\"missing.fa\"]\n");
+    let e = load_experiment(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("data.train") && e.contains("missing.fa"), "{e}");
+
+    let p = write_experiment(dir.path(), &base);
+    let r = load_experiment(&p, &["train.lr=3e-4".into(), "model.preset=tiny".into()]).unwrap();
+    assert_eq!(r.experiment.train.lr, 3e-4);
+    assert_eq!(r.model.d_model, 32);
+    let e = load_experiment(&p, &["train.learning_rate=1".into()]).unwrap_err().to_string();
+    assert!(e.contains("learning_rate"), "{e}");
+}
+
+#[test]
+fn one_billion_preset_resolves_to_the_published_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_experiment(dir.path(), &format!(
+        "name = \"t\"\nkind = \"pretrain\"\n[model]\npreset = \"omni_dna_1b\"\n[data]\ntrain = [\"{}\"]\n", fasta()));
+    let r = load_experiment(&p, &[]).unwrap();
+    assert_eq!(r.model.num_params(), 1_082_130_432);
+    assert_eq!(r.model.norm, NormKind::LayerNormNoAffine);
+    // The resolved config is itself a loadable experiment with every model field filled.
+    let resolved = dir.path().join("resolved.toml");
+    std::fs::write(&resolved, r.to_toml(None)).unwrap();
+    let again = load_experiment(&resolved, &[]).unwrap();
+    assert_eq!(again.model, r.model);
+    assert_eq!(again.experiment.model.n_layers, Some(16));
+}
+
+// ---- whole runs --------------------------------------------------------------------------------
+
+fn tiny_experiment(out_dir: &Path, steps: u64, extra: &str) -> String {
+    format!(
+        r#"name = "tiny"
+kind = "pretrain"
+seed = 11
+[model]
+preset = "tiny"
+d_model = 16
+n_heads = 2
+vocab_size = 64
+context = 32
+[tokenizer]
+vocab_size = 64
+train_bp = 30000
+[data]
+train = ["{fasta}"]
+valid_fraction = 0.1
+[train]
+batch_size = 8
+duration = {{ steps = {steps} }}
+lr = 3e-3
+warmup_steps = 3
+eval_every = 10
+eval_batches = 4
+log_every = 5
+checkpoint_every = 10
+keep_last = 2
+{extra}
+[run]
+out_dir = "{out}"
+"#,
+        fasta = fasta(),
+        out = out_dir.display()
+    )
+}
+
+fn only_run_dir(out: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(out.join("tiny")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
+#[test]
+fn tiny_pretraining_run_lowers_the_loss_and_fills_its_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("checkpoints");
+    let p = write_experiment(dir.path(), &tiny_experiment(&out, 30, "").replace("lr = 3e-3", "lr = 1e-2"));
+    let r = load_experiment(&p, &[]).unwrap();
+    let summary = gfm::train::pretrain::run(&r, false).unwrap();
+    let run = only_run_dir(&out);
+    assert_eq!(summary.run_dir, run);
+
+    // config.toml is the resolved experiment and loads again.
+    let cfg = load_experiment(&run.join("config.toml"), &[]).unwrap();
+    assert_eq!(cfg.model, r.model);
+    let record = gfm::train::record::RunRecord::load(&run.join("record.toml")).unwrap();
+    assert_eq!(record.status, "completed");
+    assert_eq!(record.steps, 30);
+    assert!(record.tokens_seen > 30 * 8 * 16, "{}", record.tokens_seen);
+    assert!(record.final_metrics.contains_key("valid/loss"));
+    assert!(run.join("tokenizer.json").exists() && run.join("train.log").exists());
+
+    // keep_last = 2 of the checkpoints at 10, 20, 30.
+    let steps: Vec<u64> = gfm::train::checkpoint::list(&run).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(steps, vec![30, 20]);
+
+    // TensorBoard events parse back and the loss fell.
+    let tb = std::fs::read_dir(run.join("tensorboard")).unwrap().next().unwrap().unwrap().path();
+    let scalars = gfm::logging::read_scalars(&tb).unwrap();
+    let series = |tag: &str| scalars.iter().filter(|s| s.tag == tag).map(|s| s.value).collect::<Vec<f32>>();
+    for tag in ["train/loss", "train/lr", "train/grad_norm", "perf/tokens_per_s", "valid/loss"] {
+        assert!(!series(tag).is_empty(), "no {tag} in {}", tb.display());
+    }
+    let loss = series("train/loss");
+    assert!(loss.last().unwrap() < &(loss[0] - 0.2), "loss did not fall: {loss:?}");
+    let valid = series("valid/loss");
+    assert!(valid.last().unwrap() < &valid[0], "valid loss did not fall: {valid:?}");
+}
+
+fn gfm_bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gfm"))
+}
+
+#[test]
+fn run_killed_with_sigkill_resumes_to_the_same_final_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = 300;
+    let final_loss = |out: &Path| {
+        let rec = gfm::train::record::RunRecord::load(&only_run_dir(out).join("record.toml")).unwrap();
+        (rec.final_metrics["train/loss"], rec.final_metrics["valid/loss"], rec.resumed_from_step, rec.status)
+    };
+
+    // Uninterrupted reference run.
+    let out_a = dir.path().join("a");
+    let exp_a = dir.path().join("a.toml");
+    std::fs::write(&exp_a, tiny_experiment(&out_a, steps, "")).unwrap();
+    let st = gfm_bin().args(["run", exp_a.to_str().unwrap()]).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+
+    // Interrupted run: SIGKILL as soon as the first checkpoint exists, then --resume.
+    let out_b = dir.path().join("b");
+    let exp_b = dir.path().join("b.toml");
+    std::fs::write(&exp_b, tiny_experiment(&out_b, steps, "")).unwrap();
+    let mut child = gfm_bin()
+        .args(["run", exp_b.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let has_ck = std::fs::read_dir(out_b.join("tiny"))
+            .ok()
+            .and_then(|mut runs| runs.next())
+            .map(|run| !gfm::train::checkpoint::list(&run.unwrap().path()).is_empty())
+            .unwrap_or(false);
+        if has_ck {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 120, "no checkpoint appeared");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run finished before it could be killed; make it longer");
+
+    let st = gfm_bin().args(["run", exp_b.to_str().unwrap(), "--resume"]).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let (loss_a, valid_a, _, _) = final_loss(&out_a);
+    let (loss_b, valid_b, resumed, status) = final_loss(&out_b);
+    assert_eq!(status, "completed");
+    let resumed = resumed.expect("the second run resumed");
+    assert!(resumed > 0 && resumed < steps, "resumed from {resumed}");
+    assert_eq!(loss_a, loss_b, "final train loss differs after resume from step {resumed}");
+    assert_eq!(valid_a, valid_b, "final valid loss differs after resume from step {resumed}");
+}
+
+#[test]
+fn nonfinite_loss_stops_the_run_and_names_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("checkpoints");
+    let body = tiny_experiment(&out, 20, "")
+        .replace("lr = 3e-3", "lr = 1e30\ngrad_clip_norm = 0.0")
+        .replace("warmup_steps = 3", "warmup_steps = 0")
+        .replace("checkpoint_every = 10", "checkpoint_every = 1");
+    let p = write_experiment(dir.path(), &body);
+    let r = load_experiment(&p, &[]).unwrap();
+    let err = gfm::train::pretrain::run(&r, false).unwrap_err().to_string();
+    assert!(err.contains("loss became") && err.contains("last good checkpoint is") && err.contains("step_000000"), "{err}");
+    assert!(err.contains("train.lr"), "the message says what to change: {err}");
+    let record = gfm::train::record::RunRecord::load(&only_run_dir(&out).join("record.toml")).unwrap();
+    assert_eq!(record.status, "stopped_nonfinite_loss");
+}
