@@ -61,30 +61,42 @@ pub fn read_fasta(
     policy: AmbiguityPolicy,
     min_len: usize,
 ) -> Result<(Vec<DnaRecord>, FastaStats), DataError> {
-    let file = File::open(path).map_err(|source| DataError::Open { path: path.into(), source })?;
-    let mut reader = needletail::parse_fastx_reader(file).map_err(|source| match source.kind {
+    let file = File::open(path).map_err(|cause| DataError::Open {
+        path: path.into(),
+        cause,
+    })?;
+    let mut reader = needletail::parse_fastx_reader(file).map_err(|cause| match cause.kind {
         ParseErrorKind::EmptyFile => DataError::NoRecords { path: path.into() },
-        _ => DataError::Parse { path: path.into(), source },
+        _ => DataError::Parse {
+            path: path.into(),
+            cause,
+        },
     })?;
     let mut records = Vec::new();
     let mut stats = FastaStats::default();
     while let Some(record) = reader.next() {
-        let record = record.map_err(|source| DataError::Parse { path: path.into(), source })?;
+        let record = record.map_err(|cause| DataError::Parse {
+            path: path.into(),
+            cause,
+        })?;
         stats.records_read += 1;
         let header = String::from_utf8_lossy(record.id());
         let name = header.split_whitespace().next().unwrap_or("").to_string();
         let header_line = record.start_line_number();
-        let (bases, ambiguous) = clean_bases(record.raw_seq(), header_line).map_err(|bad| {
-            DataError::InvalidBase {
+        let (bases, ambiguous) =
+            clean_bases(record.raw_seq(), header_line).map_err(|bad| DataError::InvalidBase {
                 path: path.into(),
                 record: name.clone(),
                 line: bad.line,
                 column: bad.column,
                 found: describe_byte(bad.byte),
-            }
-        })?;
+            })?;
         if bases.is_empty() {
-            return Err(DataError::EmptyRecord { path: path.into(), record: name, line: header_line });
+            return Err(DataError::EmptyRecord {
+                path: path.into(),
+                record: name,
+                line: header_line,
+            });
         }
         stats.ambiguous_bases += ambiguous;
         let mut keep = |record: DnaRecord| {
@@ -100,7 +112,10 @@ pub fn read_fasta(
             AmbiguityPolicy::Split if ambiguous > 0 => {
                 for (start, end) in unambiguous_runs(&bases) {
                     let seq = bases[start..end].to_vec();
-                    keep(DnaRecord { name: format!("{name}:{start}-{end}"), seq });
+                    keep(DnaRecord {
+                        name: format!("{name}:{start}-{end}"),
+                        seq,
+                    });
                 }
             }
             _ => keep(DnaRecord { name, seq: bases }),
@@ -155,7 +170,11 @@ fn clean_bases(raw: &[u8], header_line: u64) -> Result<(Vec<u8>, u64), BadByte> 
             b'\r' => {}
             _ => {
                 let column = (i - line_start + 1) as u64;
-                return Err(BadByte { byte: b, line, column });
+                return Err(BadByte {
+                    byte: b,
+                    line,
+                    column,
+                });
             }
         }
     }
@@ -212,7 +231,8 @@ mod tests {
         path
     }
 
-    const MIXED: &str = ">r1 first record\nACGTacgt\nACNNNGT\n>r2\nAAAACCCC\n>r3 all clean\nggggtttt\n";
+    const MIXED: &str =
+        ">r1 first record\nACGTacgt\nACNNNGT\n>r2\nAAAACCCC\n>r3 all clean\nggggtttt\n";
 
     #[test]
     fn plain_and_gzip_files_read_the_same() {
@@ -243,7 +263,10 @@ mod tests {
         assert_eq!((s.pieces, s.bases_kept, s.ambiguous_bases), (4, 28, 3));
 
         let (drop, s) = read_fasta(&path, AmbiguityPolicy::Drop, 0).expect("drop");
-        assert_eq!(drop.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["r2", "r3"]);
+        assert_eq!(
+            drop.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["r2", "r3"]
+        );
         assert_eq!((s.records_dropped, s.pieces), (1, 2));
     }
 
@@ -255,7 +278,16 @@ mod tests {
         assert_eq!(recs.len(), 3);
         assert_eq!(s.too_short_dropped, 1);
         let err = read_fasta(&path, AmbiguityPolicy::Split, 100).expect_err("nothing kept");
-        assert!(matches!(err, DataError::NothingKept { too_short_dropped: 4, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DataError::NothingKept {
+                    too_short_dropped: 4,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -265,11 +297,30 @@ mod tests {
         let path = write_gz(dir.path(), "bad.fa.gz", text);
         let err = read_fasta(&path, AmbiguityPolicy::Split, 0).expect_err("gap");
         let msg = err.to_string();
-        assert!(matches!(err, DataError::InvalidBase { line: 6, column: 3, .. }), "{msg}");
-        assert!(msg.contains("bad.fa.gz") && msg.contains("'bad'") && msg.contains("'-'"), "{msg}");
-        for (text, found) in [(">x\nAC1\n", "'1'"), (">x\nACU\n", "'U'"), (">x\nA C\n", "a space")] {
+        assert!(
+            matches!(
+                err,
+                DataError::InvalidBase {
+                    line: 6,
+                    column: 3,
+                    ..
+                }
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("bad.fa.gz") && msg.contains("'bad'") && msg.contains("'-'"),
+            "{msg}"
+        );
+        for (text, found) in [
+            (">x\nAC1\n", "'1'"),
+            (">x\nACU\n", "'U'"),
+            (">x\nA C\n", "a space"),
+        ] {
             let path = write_plain(dir.path(), "b.fa", text);
-            let msg = read_fasta(&path, AmbiguityPolicy::Unk, 0).expect_err(text).to_string();
+            let msg = read_fasta(&path, AmbiguityPolicy::Unk, 0)
+                .expect_err(text)
+                .to_string();
             assert!(msg.contains(found) && msg.contains(":2:"), "{msg}");
         }
     }
@@ -279,7 +330,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = write_plain(dir.path(), "e.fa", ">a\nACGT\n>empty\n>c\nACGT\n");
         let err = read_fasta(&path, AmbiguityPolicy::Split, 0).expect_err("empty record");
-        assert!(matches!(err, DataError::EmptyRecord { line: 3, .. }), "{err}");
+        assert!(
+            matches!(err, DataError::EmptyRecord { line: 3, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("'empty'"));
 
         let missing = dir.path().join("nope.fa");
@@ -296,7 +350,10 @@ mod tests {
     fn shared_file(name: &str) -> Option<std::path::PathBuf> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pretrain");
         if !dir.is_dir() {
-            println!("SKIPPED: {} is missing, real-FASTA test not run", dir.display());
+            println!(
+                "SKIPPED: {} is missing, real-FASTA test not run",
+                dir.display()
+            );
             return None;
         }
         Some(dir.join(name))
@@ -304,25 +361,38 @@ mod tests {
 
     #[test]
     fn reads_the_real_ecoli_genome() {
-        let Some(path) = shared_file("ecoli536_NC_008253.fa.gz") else { return };
+        let Some(path) = shared_file("ecoli536_NC_008253.fa.gz") else {
+            return;
+        };
         let (recs, s) = read_fasta(&path, AmbiguityPolicy::Split, 0).expect("ecoli");
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].name, "gi|110640213|ref|NC_008253.1|");
         // Base counts checked with: zcat … | grep -v '>' | tr -d '\n' | fold -w1 | sort | uniq -c
         assert_eq!(recs[0].seq.len(), 4_938_920);
-        assert_eq!(recs[0].seq.iter().filter(|&&b| b == b'A').count(), 1_222_723);
+        assert_eq!(
+            recs[0].seq.iter().filter(|&&b| b == b'A').count(),
+            1_222_723
+        );
         assert_eq!((s.ambiguous_bases, s.bases_kept), (0, 4_938_920));
     }
 
     #[test]
     fn splits_the_real_chr22_slice_at_its_n_run() {
-        let Some(path) = shared_file("human_chr22_20-21Mb_hisat2_example.fa.gz") else { return };
+        let Some(path) = shared_file("human_chr22_20-21Mb_hisat2_example.fa.gz") else {
+            return;
+        };
         // The file holds one run of 100,000 N starting at base 509,431 (0-based), found with
         // zcat … | grep -v '>' | tr -d '\n' | grep -ob 'N\+'.
         let (recs, s) = read_fasta(&path, AmbiguityPolicy::Split, 0).expect("chr22");
         assert_eq!(s.ambiguous_bases, 100_000);
         let names: Vec<_> = recs.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["22:20000001-21000000:0-509431", "22:20000001-21000000:609431-1000000"]);
+        assert_eq!(
+            names,
+            [
+                "22:20000001-21000000:0-509431",
+                "22:20000001-21000000:609431-1000000"
+            ]
+        );
         assert_eq!(s.bases_kept, 900_000);
         let (unk, _) = read_fasta(&path, AmbiguityPolicy::Unk, 0).expect("chr22 unk");
         assert_eq!(unk[0].seq.len(), 1_000_000);

@@ -17,16 +17,32 @@ use crate::tokenizer::TokenizerError;
 /// Errors from reading sequence files and building training windows.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("cannot open sequence file {path}: {source}; check the path (relative paths start at the working directory)")]
-    Open { path: PathBuf, source: std::io::Error },
+    #[error("cannot open sequence file {path}: {cause}; check the path (relative paths start at the working directory)")]
+    Open {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
     #[error("{path} holds no FASTA records (the file is empty); point to a FASTA file (.fa, .fa.gz) with at least one '>' record")]
     NoRecords { path: PathBuf },
-    #[error("{path} is not a readable FASTA file: {source}")]
-    Parse { path: PathBuf, source: needletail::errors::ParseError },
+    #[error("{path} is not a readable FASTA file: {cause}")]
+    Parse {
+        path: PathBuf,
+        cause: needletail::errors::ParseError,
+    },
     #[error("{path}:{line}: record '{record}' has no bases; remove the empty record")]
-    EmptyRecord { path: PathBuf, record: String, line: u64 },
+    EmptyRecord {
+        path: PathBuf,
+        record: String,
+        line: u64,
+    },
     #[error("{path}:{line}:{column}: record '{record}' contains {found}, which is not a DNA base; allowed are A C G T and the IUPAC ambiguity codes N R Y S W K M B D H V (either case), so remove gaps ('-', '.'), stop signs ('*'), digits and RNA 'U' first")]
-    InvalidBase { path: PathBuf, record: String, line: u64, column: u64, found: String },
+    InvalidBase {
+        path: PathBuf,
+        record: String,
+        line: u64,
+        column: u64,
+        found: String,
+    },
     #[error("{path}: no sequence is left out of {records_read} records ({records_dropped} dropped for ambiguous bases, {too_short_dropped} pieces shorter than min_len = {min_len}); lower min_len or use ambiguity = \"split\" or \"unk\"")]
     NothingKept {
         path: PathBuf,
@@ -37,6 +53,6 @@ pub enum DataError {
     },
     #[error("context = {context} tokens is too small: a window needs [CLS], at least one token and [SEP], so use context >= 3")]
     ContextTooSmall { context: usize },
-    #[error("tokenizing sequences failed: {0}")]
+    #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
 }

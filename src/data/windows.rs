@@ -143,7 +143,10 @@ mod tests {
         let records: Vec<DnaRecord> = [25_000, 300, 7, 0, 12_345]
             .iter()
             .enumerate()
-            .map(|(i, &len)| DnaRecord { name: format!("r{i}"), seq: random_dna(&mut rng, len) })
+            .map(|(i, &len)| DnaRecord {
+                name: format!("r{i}"),
+                seq: random_dna(&mut rng, len),
+            })
             .collect();
         let context = 64;
         let windows = make_windows(&records, &tok, context, 4).expect("windows");
@@ -151,19 +154,27 @@ mod tests {
         for w in &windows {
             assert!(w.len() <= context && w.len() >= 3, "len {}", w.len());
             assert_eq!((w[0], w[w.len() - 1]), (CLS_ID, SEP_ID));
-            assert!(w[1..w.len() - 1].iter().all(|&id| id != CLS_ID && id != SEP_ID));
+            assert!(w[1..w.len() - 1]
+                .iter()
+                .all(|&id| id != CLS_ID && id != SEP_ID));
         }
         // Without chunk-boundary effects, the windows of a short record are its encoding.
         let alone = make_windows(&records[1..2], &tok, context, 1).expect("one record");
         let ids = tok.encode_dna(&records[1].seq).expect("encode");
-        let body: Vec<u32> = alone.iter().flat_map(|w| w[1..w.len() - 1].to_vec()).collect();
+        let body: Vec<u32> = alone
+            .iter()
+            .flat_map(|w| w[1..w.len() - 1].to_vec())
+            .collect();
         assert_eq!(body, ids);
     }
 
     #[test]
     fn short_tail_is_kept_only_with_min_tokens() {
         let tok = small_tokenizer();
-        let record = DnaRecord { name: "r".into(), seq: b"ACGTACGTAC".repeat(30) };
+        let record = DnaRecord {
+            name: "r".into(),
+            seq: b"ACGTACGTAC".repeat(30),
+        };
         let n_ids = tok.encode_dna(&record.seq).expect("encode").len();
         let context = 2 + n_ids - 1; // one full window plus a tail of one id
         let keep = make_windows(std::slice::from_ref(&record), &tok, context, 1).expect("keep");
@@ -176,7 +187,10 @@ mod tests {
     fn split_is_deterministic_disjoint_and_complete() {
         let (train, valid) = split_train_valid(1000, 0.1, 42);
         assert_eq!((train.len(), valid.len()), (900, 100));
-        assert_eq!(split_train_valid(1000, 0.1, 42), (train.clone(), valid.clone()));
+        assert_eq!(
+            split_train_valid(1000, 0.1, 42),
+            (train.clone(), valid.clone())
+        );
         assert_ne!(split_train_valid(1000, 0.1, 43).1, valid);
         let mut all: Vec<usize> = train.iter().chain(&valid).copied().collect();
         all.sort_unstable();

@@ -1,16 +1,18 @@
 //! DNA byte-pair-encoding tokenizer on top of Hugging Face `tokenizers`.
 //!
 //! The on-disk format is the Hugging Face `tokenizer.json`, so a tokenizer trained here loads in
-//! Python (`tokenizers.Tokenizer.from_file`, `PreTrainedTokenizerFast(tokenizer_file=...)`) and a
-//! released one (Omni-DNA's BPE with 4096 entries) loads here.
+//! Python (`tokenizers.Tokenizer.from_file`, `PreTrainedTokenizerFast(tokenizer_file=...)`), and
+//! a released BPE tokenizer (e.g. Omni-DNA's, 4096 entries) loads here if it uses the same
+//! special ids; [`DnaTokenizer::from_file`] checks that and says what differs.
 //!
-//! Conventions, shared with DNABERT-2 and the released Omni-DNA models:
+//! Conventions (the project's; DNABERT-2 uses the same special ids):
 //! - five special tokens with fixed ids: `[UNK]`=0, `[CLS]`=1, `[SEP]`=2, `[PAD]`=3, `[MASK]`=4;
 //! - the BPE alphabet is exactly `A`, `C`, `G`, `T`; any other base (e.g. `N`) becomes `[UNK]`;
 //! - no normalizer and no pre-tokenizer: the tokenizer is case-sensitive and a sequence is one
 //!   word, so callers (this module included) upper-case DNA before encoding;
 //! - a `TemplateProcessing` post-processor wraps each sequence as `[CLS] … [SEP]` and a `Fuse`
 //!   decoder joins tokens without spaces, so Python's `encode`/`decode` behave like ours.
+//!   Merges are saved in the list form of `tokenizers` >= 0.20 (older Python releases can't read it).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -46,18 +48,31 @@ pub const MIN_VOCAB_SIZE: usize = SPECIAL_TOKENS.len() + 4;
 /// Errors from training, loading, saving or running the DNA tokenizer.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
-    #[error("cannot read tokenizer file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not a valid Hugging Face tokenizer.json ({source}); point to the tokenizer.json written by `gfm` or shipped with the model")]
-    Parse { path: PathBuf, source: tokenizers::Error },
+    #[error("cannot read tokenizer file {path}: {cause}")]
+    Read {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+    #[error("{path} is not a valid Hugging Face tokenizer.json ({cause}); point to the tokenizer.json written by `gfm` or shipped with the model")]
+    Parse {
+        path: PathBuf,
+        cause: tokenizers::Error,
+    },
     #[error("{path}: special token {token} has id {found:?}, but gfm needs [UNK]=0 [CLS]=1 [SEP]=2 [PAD]=3 [MASK]=4; retrain the tokenizer or use one with these ids")]
-    SpecialId { path: PathBuf, token: &'static str, found: Option<u32> },
+    SpecialId {
+        path: PathBuf,
+        token: &'static str,
+        found: Option<u32>,
+    },
     #[error("{path}: base {base} has no token of its own, so DNA cannot be encoded without [UNK]; use a tokenizer whose vocabulary contains A, C, G and T")]
     MissingBase { path: PathBuf, base: char },
     #[error("{path}: an unknown base is dropped instead of becoming [UNK] (the BPE model has no unk_token); set \"unk_token\": \"[UNK]\" in the model section")]
     DropsUnknown { path: PathBuf },
-    #[error("cannot write tokenizer file {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot write tokenizer file {path}: {cause}")]
+    Write {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
     #[error("cannot serialise the tokenizer: {0}")]
     Serialize(tokenizers::Error),
     #[error("vocab_size {requested} is too small: it must be at least {MIN_VOCAB_SIZE} (5 special tokens + A, C, G, T)")]
@@ -72,8 +87,6 @@ pub enum TokenizerError {
     Encode(tokenizers::Error),
     #[error("token id {id} is outside the vocabulary (size {vocab_size})")]
     UnknownId { id: u32, vocab_size: usize },
-    #[error("decoding failed: {0}")]
-    Decode(tokenizers::Error),
 }
 
 /// A BPE tokenizer for DNA with the fixed special ids above.
@@ -94,7 +107,9 @@ impl DnaTokenizer {
         vocab_size: usize,
     ) -> Result<Self, TokenizerError> {
         if vocab_size < MIN_VOCAB_SIZE {
-            return Err(TokenizerError::VocabTooSmall { requested: vocab_size });
+            return Err(TokenizerError::VocabTooSmall {
+                requested: vocab_size,
+            });
         }
         let pieces = training_pieces(seqs, TRAIN_CHUNK_BP);
         if pieces.is_empty() {
@@ -129,13 +144,13 @@ impl DnaTokenizer {
 
     /// Load a Hugging Face `tokenizer.json` and check the special ids and the A/C/G/T tokens.
     pub fn from_file(path: &Path) -> Result<Self, TokenizerError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TokenizerError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| TokenizerError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
-        let inner = Tokenizer::from_str(&text).map_err(|source| TokenizerError::Parse {
+        let inner = Tokenizer::from_str(&text).map_err(|cause| TokenizerError::Parse {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let tok = Self { inner };
         tok.validate(path)?;
@@ -145,8 +160,14 @@ impl DnaTokenizer {
     /// Write the pretty-printed `tokenizer.json`: to `<path>.tmp` first, then renamed over
     /// `path`, so a crash never leaves a half-written file. Creates missing parent directories.
     pub fn save(&self, path: &Path) -> Result<(), TokenizerError> {
-        let text = self.inner.to_string(true).map_err(TokenizerError::Serialize)?;
-        let write_err = |source| TokenizerError::Write { path: path.to_path_buf(), source };
+        let text = self
+            .inner
+            .to_string(true)
+            .map_err(TokenizerError::Serialize)?;
+        let write_err = |cause| TokenizerError::Write {
+            path: path.to_path_buf(),
+            cause,
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(write_err)?;
         }
@@ -159,6 +180,8 @@ impl DnaTokenizer {
 
     /// Token ids of one DNA sequence, without special tokens. Lower case is upper-cased first;
     /// bases outside the vocabulary's alphabet (N, R, Y, ...) become [`UNK_ID`], one per base.
+    /// The whole sequence is one BPE word; for genomes use `data::make_windows`, which encodes
+    /// in 10 kbp pieces and in parallel.
     ///
     /// # Shapes
     /// `seq`: `[bases]` ASCII → `[tokens]`, with `tokens <= bases`.
@@ -174,7 +197,10 @@ impl DnaTokenizer {
     /// Encode several sequences in parallel (the library's thread pool); same ids as calling
     /// [`Self::encode_dna`] on each.
     pub fn encode_dna_batch(&self, seqs: &[&[u8]]) -> Result<Vec<Vec<u32>>, TokenizerError> {
-        let texts = seqs.iter().map(|s| upper_ascii(s)).collect::<Result<Vec<_>, _>>()?;
+        let texts = seqs
+            .iter()
+            .map(|s| upper_ascii(s))
+            .collect::<Result<Vec<_>, _>>()?;
         let encodings = self
             .inner
             .encode_batch_fast(texts, false)
@@ -236,19 +262,32 @@ impl DnaTokenizer {
         for (id, token) in SPECIAL_TOKENS.iter().enumerate() {
             let found = self.inner.token_to_id(token);
             if found != Some(id as u32) {
-                return Err(TokenizerError::SpecialId { path: path.to_path_buf(), token, found });
+                return Err(TokenizerError::SpecialId {
+                    path: path.to_path_buf(),
+                    token,
+                    found,
+                });
             }
         }
         for base in ['A', 'C', 'G', 'T'] {
             if self.inner.token_to_id(&base.to_string()).is_none() {
-                return Err(TokenizerError::MissingBase { path: path.to_path_buf(), base });
+                return Err(TokenizerError::MissingBase {
+                    path: path.to_path_buf(),
+                    base,
+                });
             }
         }
         // A BPE without unk_token silently drops unknown characters; probe with a byte that
         // no DNA vocabulary holds as a token.
-        let probe = self.inner.get_model().tokenize("\u{1}").map_err(TokenizerError::Encode)?;
+        let probe = self
+            .inner
+            .get_model()
+            .tokenize("\u{1}")
+            .map_err(TokenizerError::Encode)?;
         if probe.is_empty() {
-            return Err(TokenizerError::DropsUnknown { path: path.to_path_buf() });
+            return Err(TokenizerError::DropsUnknown {
+                path: path.to_path_buf(),
+            });
         }
         Ok(())
     }
@@ -256,7 +295,10 @@ impl DnaTokenizer {
 
 /// `[CLS] $A [SEP]` for one sequence and `[CLS] $A [SEP] $B [SEP]` for a pair (BERT layout).
 fn cls_sep_template() -> Result<TemplateProcessing, TokenizerError> {
-    let (cls, sep) = (SPECIAL_TOKENS[CLS_ID as usize], SPECIAL_TOKENS[SEP_ID as usize]);
+    let (cls, sep) = (
+        SPECIAL_TOKENS[CLS_ID as usize],
+        SPECIAL_TOKENS[SEP_ID as usize],
+    );
     let build = || -> Result<TemplateProcessing, Box<dyn std::error::Error + Send + Sync>> {
         Ok(TemplateProcessing::builder()
             .try_single(format!("{cls} $A {sep}"))?
@@ -270,9 +312,15 @@ fn cls_sep_template() -> Result<TemplateProcessing, TokenizerError> {
 /// Upper-case ASCII DNA into a `String`, rejecting non-ASCII bytes.
 fn upper_ascii(seq: &[u8]) -> Result<String, TokenizerError> {
     if let Some(position) = seq.iter().position(|b| !b.is_ascii()) {
-        return Err(TokenizerError::NonAscii { position, byte: seq[position] });
+        return Err(TokenizerError::NonAscii {
+            position,
+            byte: seq[position],
+        });
     }
-    Ok(seq.iter().map(|b| char::from(b.to_ascii_uppercase())).collect())
+    Ok(seq
+        .iter()
+        .map(|b| char::from(b.to_ascii_uppercase()))
+        .collect())
 }
 
 /// Upper-case, split at non-ACGT bytes and cut into pieces of at most `chunk_bp` bases.
@@ -294,161 +342,4 @@ fn training_pieces<'a>(seqs: impl Iterator<Item = &'a [u8]>, chunk_bp: usize) ->
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-
-    /// Random DNA with a repeated motif, so BPE has frequent pairs to merge.
-    fn corpus() -> Vec<Vec<u8>> {
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        (0..30)
-            .map(|i| {
-                let mut s: Vec<u8> = (0..1_500).map(|_| b"ACGT"[rng.random_range(0..4)]).collect();
-                s.extend_from_slice(&b"TATAAAGGCC".repeat(i % 5 + 1));
-                s
-            })
-            .collect()
-    }
-
-    fn trained(vocab_size: usize) -> DnaTokenizer {
-        let seqs = corpus();
-        DnaTokenizer::train(seqs.iter().map(|s| s.as_slice()), vocab_size).expect("train")
-    }
-
-    #[test]
-    fn special_tokens_have_fixed_ids_and_vocab_size_is_respected() {
-        let tok = trained(100);
-        for (id, token) in SPECIAL_TOKENS.iter().enumerate() {
-            assert_eq!(tok.token_to_id(token), Some(id as u32));
-            assert_eq!(tok.id_to_token(id as u32).as_deref(), Some(*token));
-        }
-        assert_eq!(tok.vocab_size(), 100);
-        assert_eq!(trained(MIN_VOCAB_SIZE).vocab_size(), MIN_VOCAB_SIZE);
-    }
-
-    #[test]
-    fn training_is_deterministic() {
-        let a = trained(80).inner().to_string(false).expect("json");
-        let b = trained(80).inner().to_string(false).expect("json");
-        assert_eq!(a, b);
-    }
-
-    #[test]
-    fn encodings_follow_the_dna_conventions() {
-        let tok = trained(100);
-        let seq = b"ACGTTATAAAGGCCGATTACA";
-        let ids = tok.encode_dna(seq).expect("encode");
-        assert!(!ids.is_empty() && ids.iter().all(|&id| id >= 5));
-        assert_eq!(tok.encode_dna(&seq.to_ascii_lowercase()).expect("lower"), ids);
-        assert_eq!(tok.decode(&ids).expect("decode"), std::str::from_utf8(seq).expect("utf8"));
-
-        let wrapped = tok.encode_wrapped(seq).expect("wrapped");
-        assert_eq!(wrapped.first(), Some(&CLS_ID));
-        assert_eq!(wrapped.last(), Some(&SEP_ID));
-        assert_eq!(&wrapped[1..wrapped.len() - 1], ids.as_slice());
-        // The saved post-processor wraps the same way (what Python's tokenizers does).
-        let hf = tok.inner().encode(std::str::from_utf8(seq).expect("utf8"), true).expect("hf");
-        assert_eq!(hf.get_ids(), wrapped.as_slice());
-
-        assert_eq!(tok.encode_dna(b"N").expect("n"), vec![UNK_ID]);
-        let with_n = tok.encode_dna(b"ACGTNNACGT").expect("n");
-        assert_eq!(with_n.iter().filter(|&&id| id == UNK_ID).count(), 2);
-        assert_eq!(tok.decode(&[CLS_ID, UNK_ID, SEP_ID]).expect("decode"), "[CLS][UNK][SEP]");
-        assert!(tok.decode(&[100_000]).is_err());
-        assert!(matches!(tok.encode_dna("ACGé".as_bytes()), Err(TokenizerError::NonAscii { position: 3, .. })));
-    }
-
-    #[test]
-    fn save_and_load_round_trip_gives_identical_encodings() {
-        let tok = trained(120);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("sub/tokenizer.json");
-        tok.save(&path).expect("save");
-        assert!(!dir.path().join("sub/tokenizer.json.tmp").exists());
-        let loaded = DnaTokenizer::from_file(&path).expect("load");
-        assert_eq!(loaded.vocab_size(), tok.vocab_size());
-        for seq in corpus().iter().take(5) {
-            assert_eq!(loaded.encode_wrapped(seq).expect("a"), tok.encode_wrapped(seq).expect("b"));
-        }
-        let json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
-        assert_eq!(json["model"]["type"], "BPE");
-        assert_eq!(json["model"]["unk_token"], "[UNK]");
-        assert_eq!(json["post_processor"]["type"], "TemplateProcessing");
-        assert_eq!(json["decoder"]["type"], "Fuse");
-        assert!(json["pre_tokenizer"].is_null() && json["normalizer"].is_null());
-    }
-
-    #[test]
-    fn loading_bad_files_names_the_path() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let missing = dir.path().join("missing_tokenizer.json");
-        let err = DnaTokenizer::from_file(&missing).expect_err("missing");
-        assert!(err.to_string().contains("missing_tokenizer.json"), "{err}");
-
-        let corrupt = dir.path().join("corrupt.json");
-        std::fs::write(&corrupt, "{\"version\": \"1.0\", \"model\": ").expect("write");
-        let err = DnaTokenizer::from_file(&corrupt).expect_err("corrupt");
-        assert!(matches!(err, TokenizerError::Parse { .. }) && err.to_string().contains("corrupt.json"));
-
-        // [PAD] renamed: the special-id check reports it.
-        let text = trained(40).inner().to_string(true).expect("json").replace("[PAD]", "[PAX]");
-        let renamed = dir.path().join("renamed.json");
-        std::fs::write(&renamed, text).expect("write");
-        let err = DnaTokenizer::from_file(&renamed).expect_err("renamed");
-        assert!(matches!(err, TokenizerError::SpecialId { token: "[PAD]", found: None, .. }), "{err}");
-        assert!(err.to_string().contains("renamed.json"));
-    }
-
-    /// A file in the layout of DNABERT-2-style releases (Omni-DNA's tokenizer.json follows it):
-    /// BPE with legacy "A C" merge strings, a Whitespace pre-tokenizer and no decoder.
-    #[test]
-    fn loads_a_released_style_tokenizer_json() {
-        let text = r#"{
-  "version": "1.0", "truncation": null, "padding": null,
-  "added_tokens": [
-    {"id": 0, "content": "[UNK]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-    {"id": 1, "content": "[CLS]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-    {"id": 2, "content": "[SEP]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-    {"id": 3, "content": "[PAD]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-    {"id": 4, "content": "[MASK]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}
-  ],
-  "normalizer": null,
-  "pre_tokenizer": {"type": "Whitespace"},
-  "post_processor": {"type": "TemplateProcessing",
-    "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
-    "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}, {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
-    "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [1], "tokens": ["[CLS]"]}, "[SEP]": {"id": "[SEP]", "ids": [2], "tokens": ["[SEP]"]}}},
-  "decoder": null,
-  "model": {"type": "BPE", "dropout": null, "unk_token": "[UNK]", "continuing_subword_prefix": null,
-    "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
-    "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "[PAD]": 3, "[MASK]": 4, "A": 5, "C": 6, "G": 7, "T": 8, "TA": 9, "TATA": 10},
-    "merges": ["T A", "TA TA"]}
-}"#;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("tokenizer.json");
-        std::fs::write(&path, text).expect("write");
-        let tok = DnaTokenizer::from_file(&path).expect("load released layout");
-        assert_eq!(tok.vocab_size(), 11);
-        assert_eq!(tok.encode_dna(b"tataNC").expect("encode"), vec![10, UNK_ID, 6]);
-        assert_eq!(tok.encode_wrapped(b"TA").expect("wrapped"), vec![CLS_ID, 9, SEP_ID]);
-        assert_eq!(tok.decode(&[10, 6]).expect("decode"), "TATAC");
-    }
-
-    #[test]
-    fn bad_training_requests_are_refused() {
-        let seqs = corpus();
-        let err = DnaTokenizer::train(seqs.iter().map(|s| s.as_slice()), 8).expect_err("small");
-        assert!(matches!(err, TokenizerError::VocabTooSmall { requested: 8 }));
-        let only_n: Vec<&[u8]> = vec![b"NNNN", b"nn"];
-        assert!(matches!(DnaTokenizer::train(only_n.into_iter(), 64), Err(TokenizerError::EmptyCorpus)));
-    }
-
-    #[test]
-    fn training_pieces_hold_only_acgt_and_respect_the_chunk_size() {
-        let seqs: Vec<&[u8]> = vec![b"acgtNNacgtacgtRA", b"", b"GGGG-CC"];
-        let pieces = training_pieces(seqs.into_iter(), 3);
-        assert_eq!(pieces, ["ACG", "T", "ACG", "TAC", "GT", "A", "GGG", "G", "CC"]);
-    }
-}
+mod tests;

@@ -1,0 +1,219 @@
+//! Tests of the DNA tokenizer: fixed special ids, DNA conventions, file round trips and an
+//! older released tokenizer.json layout.
+
+use super::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Random DNA with a repeated motif, so BPE has frequent pairs to merge.
+fn corpus() -> Vec<Vec<u8>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    (0..30)
+        .map(|i| {
+            let mut s: Vec<u8> = (0..1_500)
+                .map(|_| b"ACGT"[rng.random_range(0..4)])
+                .collect();
+            s.extend_from_slice(&b"TATAAAGGCC".repeat(i % 5 + 1));
+            s
+        })
+        .collect()
+}
+
+fn trained(vocab_size: usize) -> DnaTokenizer {
+    let seqs = corpus();
+    DnaTokenizer::train(seqs.iter().map(|s| s.as_slice()), vocab_size).expect("train")
+}
+
+#[test]
+fn special_tokens_have_fixed_ids_and_vocab_size_is_respected() {
+    let tok = trained(100);
+    for (id, token) in SPECIAL_TOKENS.iter().enumerate() {
+        assert_eq!(tok.token_to_id(token), Some(id as u32));
+        assert_eq!(tok.id_to_token(id as u32).as_deref(), Some(*token));
+    }
+    assert_eq!(tok.vocab_size(), 100);
+    assert_eq!(trained(MIN_VOCAB_SIZE).vocab_size(), MIN_VOCAB_SIZE);
+}
+
+#[test]
+fn training_is_deterministic() {
+    let a = trained(80).inner().to_string(false).expect("json");
+    let b = trained(80).inner().to_string(false).expect("json");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn encodings_follow_the_dna_conventions() {
+    let tok = trained(100);
+    let seq = b"ACGTTATAAAGGCCGATTACA";
+    let ids = tok.encode_dna(seq).expect("encode");
+    assert!(!ids.is_empty() && ids.iter().all(|&id| id >= 5));
+    assert_eq!(
+        tok.encode_dna(&seq.to_ascii_lowercase()).expect("lower"),
+        ids
+    );
+    assert_eq!(
+        tok.decode(&ids).expect("decode"),
+        std::str::from_utf8(seq).expect("utf8")
+    );
+
+    let wrapped = tok.encode_wrapped(seq).expect("wrapped");
+    assert_eq!(wrapped.first(), Some(&CLS_ID));
+    assert_eq!(wrapped.last(), Some(&SEP_ID));
+    assert_eq!(&wrapped[1..wrapped.len() - 1], ids.as_slice());
+    // The saved post-processor wraps the same way (what Python's tokenizers does).
+    let hf = tok
+        .inner()
+        .encode(std::str::from_utf8(seq).expect("utf8"), true)
+        .expect("hf");
+    assert_eq!(hf.get_ids(), wrapped.as_slice());
+
+    assert_eq!(tok.encode_dna(b"N").expect("n"), vec![UNK_ID]);
+    let with_n = tok.encode_dna(b"ACGTNNACGT").expect("n");
+    assert_eq!(with_n.iter().filter(|&&id| id == UNK_ID).count(), 2);
+    assert_eq!(
+        tok.decode(&[CLS_ID, UNK_ID, SEP_ID]).expect("decode"),
+        "[CLS][UNK][SEP]"
+    );
+    assert!(tok.decode(&[100_000]).is_err());
+    assert!(matches!(
+        tok.encode_dna("ACGé".as_bytes()),
+        Err(TokenizerError::NonAscii { position: 3, .. })
+    ));
+}
+
+#[test]
+fn save_and_load_round_trip_gives_identical_encodings() {
+    let tok = trained(120);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sub/tokenizer.json");
+    tok.save(&path).expect("save");
+    assert!(!dir.path().join("sub/tokenizer.json.tmp").exists());
+    let loaded = DnaTokenizer::from_file(&path).expect("load");
+    assert_eq!(loaded.vocab_size(), tok.vocab_size());
+    for seq in corpus().iter().take(5) {
+        assert_eq!(
+            loaded.encode_wrapped(seq).expect("a"),
+            tok.encode_wrapped(seq).expect("b")
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+    assert_eq!(json["model"]["type"], "BPE");
+    assert_eq!(json["model"]["unk_token"], "[UNK]");
+    assert_eq!(json["post_processor"]["type"], "TemplateProcessing");
+    assert_eq!(json["decoder"]["type"], "Fuse");
+    assert!(json["pre_tokenizer"].is_null() && json["normalizer"].is_null());
+}
+
+#[test]
+fn loading_bad_files_names_the_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing_tokenizer.json");
+    let err = DnaTokenizer::from_file(&missing).expect_err("missing");
+    assert!(err.to_string().contains("missing_tokenizer.json"), "{err}");
+
+    let corrupt = dir.path().join("corrupt.json");
+    std::fs::write(&corrupt, "{\"version\": \"1.0\", \"model\": ").expect("write");
+    let err = DnaTokenizer::from_file(&corrupt).expect_err("corrupt");
+    assert!(
+        matches!(err, TokenizerError::Parse { .. }) && err.to_string().contains("corrupt.json")
+    );
+
+    // [PAD] renamed: the special-id check reports it.
+    let text = trained(40)
+        .inner()
+        .to_string(true)
+        .expect("json")
+        .replace("[PAD]", "[PAX]");
+    let renamed = dir.path().join("renamed.json");
+    std::fs::write(&renamed, text).expect("write");
+    let err = DnaTokenizer::from_file(&renamed).expect_err("renamed");
+    assert!(
+        matches!(
+            err,
+            TokenizerError::SpecialId {
+                token: "[PAD]",
+                found: None,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("renamed.json"));
+}
+
+/// A hand-written file in the layout of older released DNA BPE tokenizers (DNABERT-2 style): BPE
+/// with legacy "A B" merge strings, a Whitespace pre-tokenizer and no decoder. The released
+/// Omni-DNA tokenizer.json itself could not be read when this was written.
+#[test]
+fn loads_a_released_style_tokenizer_json() {
+    let added: Vec<serde_json::Value> = SPECIAL_TOKENS
+        .iter()
+        .enumerate()
+        .map(|(id, t)| {
+            serde_json::json!({"id": id, "content": t, "single_word": false, "lstrip": false,
+            "rstrip": false, "normalized": false, "special": true})
+        })
+        .collect();
+    let step = |kind: &str, id: &str, type_id: u32| serde_json::json!({kind: {"id": id, "type_id": type_id}});
+    let (cls, sep) = (
+        step("SpecialToken", "[CLS]", 0),
+        step("SpecialToken", "[SEP]", 0),
+    );
+    let (a, b) = (step("Sequence", "A", 0), step("Sequence", "B", 1));
+    let json = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": added,
+        "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "decoder": null,
+        "post_processor": {"type": "TemplateProcessing",
+            "single": [cls.clone(), a.clone(), sep.clone()],
+            "pair": [cls, a, sep, b, step("SpecialToken", "[SEP]", 1)],
+            "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [1], "tokens": ["[CLS]"]},
+                               "[SEP]": {"id": "[SEP]", "ids": [2], "tokens": ["[SEP]"]}}},
+        "model": {"type": "BPE", "dropout": null, "unk_token": "[UNK]",
+            "continuing_subword_prefix": null, "end_of_word_suffix": null, "fuse_unk": false,
+            "byte_fallback": false,
+            "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "[PAD]": 3, "[MASK]": 4,
+                      "A": 5, "C": 6, "G": 7, "T": 8, "TA": 9, "TATA": 10},
+            "merges": ["T A", "TA TA"]}
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tokenizer.json");
+    std::fs::write(&path, json.to_string()).expect("write");
+    let tok = DnaTokenizer::from_file(&path).expect("load released layout");
+    assert_eq!(tok.vocab_size(), 11);
+    assert_eq!(
+        tok.encode_dna(b"tataNC").expect("encode"),
+        vec![10, UNK_ID, 6]
+    );
+    assert_eq!(
+        tok.encode_wrapped(b"TA").expect("wrapped"),
+        vec![CLS_ID, 9, SEP_ID]
+    );
+    assert_eq!(tok.decode(&[10, 6]).expect("decode"), "TATAC");
+}
+
+#[test]
+fn bad_training_requests_are_refused() {
+    let seqs = corpus();
+    let err = DnaTokenizer::train(seqs.iter().map(|s| s.as_slice()), 8).expect_err("small");
+    assert!(matches!(
+        err,
+        TokenizerError::VocabTooSmall { requested: 8 }
+    ));
+    let only_n: Vec<&[u8]> = vec![b"NNNN", b"nn"];
+    assert!(matches!(
+        DnaTokenizer::train(only_n.into_iter(), 64),
+        Err(TokenizerError::EmptyCorpus)
+    ));
+}
+
+#[test]
+fn training_pieces_hold_only_acgt_and_respect_the_chunk_size() {
+    let seqs: Vec<&[u8]> = vec![b"acgtNNacgtacgtRA", b"", b"GGGG-CC"];
+    let pieces = training_pieces(seqs.into_iter(), 3);
+    assert_eq!(
+        pieces,
+        ["ACG", "T", "ACG", "TAC", "GT", "A", "GGG", "G", "CC"]
+    );
+}
