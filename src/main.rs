@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use gfm::config::{load_experiment, Duration, Kind};
+use gfm::export::{ExportDtype, ExportFormat};
 
 #[derive(Parser)]
 #[command(name = "gfm", version, about = "Train genomic foundation models from one TOML experiment file")]
@@ -24,6 +25,21 @@ enum Command {
         /// Continue the newest run of this experiment from its newest complete checkpoint.
         #[arg(long)]
         resume: bool,
+    },
+    /// Write a checkpoint as a Hugging Face OLMo directory (or the hf_olmo layout).
+    Export {
+        /// A run directory (its newest complete checkpoint) or a step_NNNNNNN directory.
+        #[arg(required_unless_present = "from")]
+        src: Option<PathBuf>,
+        /// Instead of a gfm run: convert an external checkpoint (gfm export, HF OLMo, hf_olmo).
+        #[arg(long, conflicts_with = "src")]
+        from: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "f32")]
+        dtype: ExportDtype,
+        #[arg(long, value_enum, default_value = "hf")]
+        format: ExportFormat,
     },
     /// Validate an experiment and print the resolved config, parameter count and tokens per step.
     Check {
@@ -63,6 +79,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             println!("# steps:            {steps}");
             println!("# train FLOPs/step: {:.3e}", r.model.train_flops_per_token(r.model.context) * r.tokens_per_step() as f64);
+            Ok(())
+        }
+        Command::Export { src, from, out, dtype, format } => {
+            let summary = match (src, from) {
+                (Some(src), _) => gfm::export::export_checkpoint(&src, &out, dtype, format)?,
+                (None, Some(from)) => {
+                    let device = Default::default();
+                    let (cfg, model) = gfm::export::load_pretrained::<burn::backend::Flex>(&from, &device)?;
+                    let tok = std::fs::read(from.join("tokenizer.json")).ok();
+                    gfm::export::export_model(&model, &cfg, tok.as_deref(), &out, dtype, format)?
+                }
+                (None, None) => unreachable!("clap requires src or --from"),
+            };
+            for w in &summary.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "exported {} tensors ({} parameters, {} bytes, {}, {}) to {}",
+                summary.tensors, summary.params, summary.bytes, summary.format.as_str(), summary.dtype.as_str(), summary.out.display()
+            );
             Ok(())
         }
         Command::Run { experiment, set, resume } => {

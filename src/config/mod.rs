@@ -81,6 +81,13 @@ fn apply_override(table: &mut toml::Table, arg: &str) -> Result<(), ConfigError>
 
 fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]) -> Result<Resolved, ConfigError> {
     let mut problems = Vec::new();
+    if let Some(p) = exp.model.init_from.clone() {
+        let abs = if p.is_absolute() { p.clone() } else { base.join(&p) };
+        match abs.canonicalize() {
+            Ok(c) => exp.model.init_from = Some(c),
+            Err(_) => problems.push(format!("model.init_from: directory {} not found", p.display())),
+        }
+    }
     let model = resolve_model(&mut exp.model, &mut problems);
     validate(&exp, model.as_ref(), &mut problems);
 
@@ -121,8 +128,44 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
     }
 }
 
-/// Expand the preset into every field of the section (explicit fields win) and return the shape.
+/// Expand the preset (or the `init_from` checkpoint's shape) into every field of the section and
+/// return the shape. Explicit fields win over a preset; against `init_from` they must agree.
 fn resolve_model(section: &mut ModelSection, problems: &mut Vec<String>) -> Option<OlmoConfig> {
+    if let Some(dir) = section.init_from.clone().filter(|d| d.exists()) {
+        let c = match crate::export::read_config(&dir) {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(format!("model.init_from: {e}"));
+                return None;
+            }
+        };
+        let s = section;
+        let mut check = |key: &str, set: Option<String>, have: String| {
+            if let Some(v) = set.filter(|v| *v != have) {
+                problems.push(format!("model.{key} = {v} disagrees with {} ({have}); remove it", dir.display()));
+            }
+        };
+        check("n_layers", s.n_layers.map(|v| v.to_string()), c.n_layers.to_string());
+        check("d_model", s.d_model.map(|v| v.to_string()), c.d_model.to_string());
+        check("n_heads", s.n_heads.map(|v| v.to_string()), c.n_heads.to_string());
+        check("vocab_size", s.vocab_size.map(|v| v.to_string()), c.vocab_size.to_string());
+        check("norm", s.norm.map(|v| v.as_str().to_string()), c.norm.as_str().to_string());
+        check("tie_embeddings", s.tie_embeddings.map(|v| v.to_string()), c.tie_embeddings.to_string());
+        s.preset = None;
+        s.n_layers = Some(c.n_layers);
+        s.d_model = Some(c.d_model);
+        s.n_heads = Some(c.n_heads);
+        s.mlp_ratio = Some(c.mlp_ratio);
+        s.vocab_size = Some(c.vocab_size);
+        // A shorter context than the checkpoint's is allowed (RoPE has no learned positions).
+        let context = *s.context.get_or_insert(c.context);
+        s.norm = Some(c.norm);
+        s.norm_eps = Some(c.norm_eps);
+        s.rope_theta = Some(c.rope_theta);
+        s.tie_embeddings = Some(c.tie_embeddings);
+        s.init_std = Some(c.init_std);
+        return Some(OlmoConfig { context, ..c });
+    }
     let name = section.preset.clone().unwrap_or_else(|| "omni_dna_20m".to_string());
     let Some(p) = presets::preset(&name) else {
         problems.push(format!(

@@ -53,6 +53,10 @@ fn default_seed() -> u64 {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSection {
+    /// Start from pretrained weights: a gfm export, a Hugging Face OLMo directory, or a released
+    /// Omni-DNA checkpoint in its `hf_olmo` layout. The shape then comes from its `config.json`;
+    /// fields set here must agree with it. Relative to the experiment file.
+    pub init_from: Option<PathBuf>,
     /// One of `tiny`, `omni_dna_20m`, `omni_dna_60m`, `omni_dna_116m`, `omni_dna_300m`,
     /// `omni_dna_700m`, `omni_dna_1b`. Default `omni_dna_20m`.
     pub preset: Option<String>,

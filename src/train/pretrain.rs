@@ -50,8 +50,13 @@ fn tokenizer(r: &Resolved, run_dir: &Path, train: &[DnaRecord], log: &mut dyn Fn
     if own.exists() {
         return Ok(DnaTokenizer::from_file(&own)?);
     }
-    let tok = match &r.experiment.tokenizer.path {
-        Some(p) => DnaTokenizer::from_file(p)?,
+    // An explicit tokenizer, else the one shipped beside `model.init_from`'s weights.
+    let shipped = r.experiment.model.init_from.as_ref().map(|d| d.join("tokenizer.json")).filter(|p| p.exists());
+    let tok = match r.experiment.tokenizer.path.as_ref().or(shipped.as_ref()) {
+        Some(p) => {
+            log(&format!("tokenizer: {}", p.display()));
+            DnaTokenizer::from_file(p)?
+        }
         None => {
             let vocab = r.experiment.tokenizer.vocab_size.unwrap_or(r.model.vocab_size);
             let budget = r.experiment.tokenizer.train_bp;
@@ -85,7 +90,14 @@ impl WithBackend for Pretrain<'_> {
     fn run<B: AutodiffBackend>(self, device: B::Device, backend: &str) -> Self::Output {
         let exp = &self.resolved.experiment;
         B::seed(&device, exp.seed);
-        let model = self.resolved.model.init::<B>(&device);
+        let model = match &exp.model.init_from {
+            Some(dir) => {
+                let (_, model) = crate::export::load_pretrained::<B>(dir, &device)
+                    .map_err(|e| RunError::Other(format!("model.init_from: {e}")))?;
+                model
+            }
+            None => self.resolved.model.init::<B>(&device),
+        };
         let start = self.resume.as_ref().map(|c| c.state.step).unwrap_or(0);
         let mut progress = ConsoleProgress::new(self.total_steps, start, exp.train.log_every);
         progress.println(&format!("backend: {backend}"));
