@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod config;
 pub mod data;
+pub mod eval;
 pub mod export;
 pub mod logging;
 pub mod model;

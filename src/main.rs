@@ -104,19 +104,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run { experiment, set, resume } => {
             let r = load_experiment(&experiment, &set)?;
             let resume = resume || r.experiment.run.resume;
-            match r.experiment.kind {
-                Kind::Pretrain => {
-                    let s = gfm::train::pretrain::run(&r, resume)?;
-                    println!(
-                        "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",
-                        s.steps,
-                        s.wall_time_s,
-                        s.final_loss,
-                        s.final_valid_loss.map(|v| format!(" | valid loss {v:.4}")).unwrap_or_default(),
-                        s.tokens_per_s,
-                        s.run_dir.display()
-                    );
-                }
+            let s = match r.experiment.kind {
+                Kind::Pretrain => gfm::train::pretrain::run(&r, resume)?,
+                Kind::Finetune => gfm::train::finetune::run(&r, resume)?,
+            };
+            println!(
+                "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",
+                s.steps,
+                s.wall_time_s,
+                s.final_loss,
+                s.final_valid_loss.map(|v| format!(" | valid loss {v:.4}")).unwrap_or_default(),
+                s.tokens_per_s,
+                s.run_dir.display()
+            );
+            for (name, value) in &s.metrics {
+                println!("  {name} = {value:.4}");
             }
             Ok(())
         }

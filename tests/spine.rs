@@ -370,3 +370,25 @@ fn nonfinite_loss_stops_the_run_and_names_the_last_good_checkpoint() {
     let record = gfm::train::record::RunRecord::load(&only_run_dir(&out).join("record.toml")).unwrap();
     assert_eq!(record.status, "stopped_nonfinite_loss");
 }
+
+#[test]
+fn pretraining_can_start_from_an_imported_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("checkpoints");
+    let init = root().join("tests/fixtures/parity/hf_tied");
+    let body = tiny_experiment(&out, 3, "")
+        .replace("preset = \"tiny\"\nd_model = 16\nn_heads = 2\nvocab_size = 64\n", &format!("init_from = \"{}\"\n", init.display()))
+        .replace("context = 32", "context = 16");
+    let p = write_experiment(dir.path(), &body);
+    let r = load_experiment(&p, &[]).unwrap();
+    let (cfg, _) = gfm::export::load_pretrained::<B>(&init, &Default::default()).unwrap();
+    assert_eq!((r.model.n_layers, r.model.d_model, r.model.vocab_size), (cfg.n_layers, cfg.d_model, cfg.vocab_size));
+    assert_eq!(r.model.context, 16, "a shorter context than the checkpoint's is allowed");
+    gfm::train::pretrain::run(&r, false).unwrap();
+
+    // A field that disagrees with the checkpoint is an error naming it.
+    let bad = body.replace("[model]\n", "[model]\nd_model = 48\n");
+    let p = write_experiment(dir.path(), &bad);
+    let e = load_experiment(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("model.d_model = 48 disagrees"), "{e}");
+}

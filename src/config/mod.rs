@@ -107,6 +107,15 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
             }
         }
     }
+    for (i, t) in exp.tasks.iter_mut().enumerate() {
+        for (key, p) in [("path", Some(&mut t.path)), ("test_path", t.test_path.as_mut()), ("reference", t.reference.as_mut())] {
+            let Some(p) = p else { continue };
+            match absolute(p).canonicalize() {
+                Ok(c) => *p = c,
+                Err(_) => problems.push(format!("tasks[{i}].{key}: {} not found", p.display())),
+            }
+        }
+    }
     if let Some(p) = &exp.tokenizer.path {
         match absolute(p).canonicalize() {
             Ok(c) => exp.tokenizer.path = Some(c),
@@ -132,7 +141,7 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
 /// return the shape. Explicit fields win over a preset; against `init_from` they must agree.
 fn resolve_model(section: &mut ModelSection, problems: &mut Vec<String>) -> Option<OlmoConfig> {
     if let Some(dir) = section.init_from.clone().filter(|d| d.exists()) {
-        let c = match crate::export::read_config(&dir) {
+        let c = match crate::train::init::read_config(&dir) {
             Ok(c) => c,
             Err(e) => {
                 problems.push(format!("model.init_from: {e}"));
@@ -218,7 +227,32 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
         }
     }
     let d = &exp.data;
-    need(!d.train.is_empty(), "data.train is empty: list at least one FASTA file".into());
+    match exp.kind {
+        Kind::Pretrain => need(!d.train.is_empty(), "data.train is empty: list at least one FASTA file".into()),
+        Kind::Finetune => {
+            need(!exp.tasks.is_empty(), "kind = \"finetune\" needs at least one [[tasks]] table".into());
+            let f = &exp.finetune;
+            need(f.replicate >= 1, format!("finetune.replicate = {} must be >= 1", f.replicate));
+            need(f.neftune_alpha >= 0.0, format!("finetune.neftune_alpha = {} must be >= 0", f.neftune_alpha));
+            need((0.0..1.0).contains(&f.valid_fraction), format!("finetune.valid_fraction = {} must be in [0, 1)", f.valid_fraction));
+            need(f.eval_batch_size >= 1, format!("finetune.eval_batch_size = {} must be >= 1", f.eval_batch_size));
+            let mut names = std::collections::BTreeSet::new();
+            for (i, t) in exp.tasks.iter().enumerate() {
+                need(names.insert(t.name.clone()), format!("tasks[{i}].name = \"{}\" is used twice", t.name));
+                need(!t.name.is_empty() && t.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                    format!("tasks[{i}].name = \"{}\" must be letters, digits, '_' or '-' (it becomes a token)", t.name));
+                need(t.weight > 0.0, format!("tasks[{i}].weight = {} must be > 0", t.weight));
+                if let Some(s) = t.split {
+                    need(s.iter().all(|f| *f >= 0.0) && (s.iter().sum::<f64>() - 1.0).abs() < 1e-9,
+                        format!("tasks[{i}].split = {s:?} must be three non-negative fractions summing to 1"));
+                }
+                need(t.test_path.is_some() || t.split.is_some() || t.format == TaskFormat::GenomicBenchmarks,
+                    format!("tasks[{i}] ({}) needs test_path or split = [train, valid, test]", t.name));
+                need(t.format != TaskFormat::GenomicBenchmarks || t.reference.is_some(),
+                    format!("tasks[{i}] ({}): genomic_benchmarks needs reference = \"<FASTA>\"", t.name));
+            }
+        }
+    }
     need(d.valid_fraction >= 0.0 && d.valid_fraction < 1.0, format!(
         "data.valid_fraction = {} must be in [0, 1)", d.valid_fraction));
     need(d.min_tokens >= 2, format!("data.min_tokens = {} must be >= 2", d.min_tokens));

@@ -15,12 +15,15 @@ use crate::model::NormKind;
 pub enum Kind {
     /// Next-token pretraining of an OLMo decoder on DNA.
     Pretrain,
+    /// Multi-task supervised finetuning by vocabulary expansion (Omni-DNA), then evaluation.
+    Finetune,
 }
 
 impl Kind {
     pub fn as_str(&self) -> &'static str {
         match self {
             Kind::Pretrain => "pretrain",
+            Kind::Finetune => "finetune",
         }
     }
 }
@@ -38,7 +41,15 @@ pub struct Experiment {
     pub model: ModelSection,
     #[serde(default)]
     pub tokenizer: TokenizerSection,
+    /// Pretraining data (`kind = "pretrain"`).
+    #[serde(default)]
     pub data: DataSection,
+    /// Finetuning options (`kind = "finetune"`).
+    #[serde(default)]
+    pub finetune: FinetuneSection,
+    /// Benchmark tasks to finetune on and evaluate (`kind = "finetune"`), as `[[tasks]]` tables.
+    #[serde(default)]
+    pub tasks: Vec<TaskSpec>,
     #[serde(default)]
     pub train: TrainSection,
     #[serde(default)]
@@ -101,6 +112,7 @@ impl Default for TokenizerSection {
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
     /// FASTA or FASTA.gz files; relative paths are relative to the experiment file.
+    #[serde(default)]
     pub train: Vec<PathBuf>,
     /// Held-out FASTA files; when empty, `valid_fraction` of the training windows are held out.
     #[serde(default)]
@@ -121,6 +133,97 @@ pub struct DataSection {
 
 fn default_valid_fraction() -> f64 {
     0.05
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        Self {
+            train: Vec::new(),
+            valid: Vec::new(),
+            valid_fraction: default_valid_fraction(),
+            ambiguous: AmbiguityPolicy::default(),
+            min_bp: default_min_bp(),
+            min_tokens: default_min_tokens(),
+        }
+    }
+}
+
+/// Omni-DNA finetuning options (Li et al. 2025 §3.3; Zehui127/Omni-DNA `train_sft.py`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneSection {
+    /// NEFTune noise `alpha / sqrt(L * d) * U(-1, 1)` on input embeddings in training (Omni-DNA: 5); 0 disables.
+    pub neftune_alpha: f64,
+    /// Times the label token is repeated in training answers (Omni-DNA: 10).
+    pub replicate: usize,
+    /// Examples longer than the context: `dna_left`, `dna_right` (cut DNA) or `drop`.
+    pub truncation: crate::data::sft::Truncation,
+    /// Fraction of each task's training examples held out for validation, by seed (Omni-DNA: 10 %).
+    pub valid_fraction: f64,
+    /// Validation examples per task generated at each evaluation (0: all).
+    pub eval_max_examples: usize,
+    /// Prompts decoded together in generation.
+    pub eval_batch_size: usize,
+    /// Prefix every prompt with a per-task token `[TASK_<name>]`.
+    pub task_tokens: bool,
+}
+
+impl Default for FinetuneSection {
+    fn default() -> Self {
+        Self {
+            neftune_alpha: 5.0,
+            replicate: 10,
+            truncation: crate::data::sft::Truncation::DnaLeft,
+            valid_fraction: 0.1,
+            eval_max_examples: 256,
+            eval_batch_size: 32,
+            task_tokens: true,
+        }
+    }
+}
+
+/// Where a task's labelled sequences come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskFormat {
+    /// TSV/CSV(.gz) with sequence and label columns.
+    Table,
+    /// Genomic Benchmarks interval layout `<dataset>/{train,test}/<class>.csv.gz` + a reference FASTA.
+    GenomicBenchmarks,
+    /// Nucleotide Transformer downstream layout (`sequence, name, label, task`).
+    NucleotideTransformer,
+}
+
+/// One benchmark task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    /// Names the task's token and its rows in the results.
+    pub name: String,
+    pub format: TaskFormat,
+    /// Table file, NT file, or GB dataset directory.
+    pub path: PathBuf,
+    /// A separate test file (tables and NT); GB uses its `test/` split. When absent, `split` cuts `path`.
+    pub test_path: Option<PathBuf>,
+    /// `[train, valid, test]` fractions of `path`, stratified by label and seeded, when there is no test file.
+    pub split: Option<[f64; 3]>,
+    /// GB: the reference FASTA the intervals are cut from.
+    pub reference: Option<PathBuf>,
+    /// NT: which task(s) of the file; default: `name`.
+    pub nt_task: Option<String>,
+    /// The labels, in order; default: the sorted labels found in the training data.
+    pub labels: Option<Vec<String>>,
+    /// Relative sampling weight among tasks in training.
+    #[serde(default = "one")]
+    pub weight: f64,
+    /// `accuracy`, `mcc` or `macro_f1`; default: the literature's metric for the task.
+    pub metric: Option<crate::eval::metrics::Metric>,
+    /// Use at most this many training examples (after the split), by seed.
+    pub max_train: Option<usize>,
+}
+
+fn one() -> f64 {
+    1.0
 }
 fn default_min_bp() -> usize {
     50

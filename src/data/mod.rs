@@ -4,7 +4,9 @@
 //! Pretraining data flows `read_fasta` → `make_windows` → `split_train_valid` →
 //! `epoch_permutation` (each epoch visits the training windows in a fresh, reproducible order).
 
+pub mod benchmarks;
 pub mod fasta;
+pub mod sft;
 pub mod windows;
 
 use std::path::PathBuf;

@@ -96,6 +96,10 @@ pub fn export_model<B: Backend>(
 /// if the experiment no longer validates as a whole (its FASTA files moved, say), the fully
 /// resolved `[model]` section alone, with a warning.
 fn run_model_config(run_dir: &Path, warnings: &mut Vec<String>) -> Result<OlmoConfig, ExportError> {
+    // The exact shape of the run's checkpoints (after any vocabulary expansion), when recorded.
+    if let Ok(cfg) = crate::train::init::read_config(run_dir) {
+        return Ok(cfg);
+    }
     let path = run_dir.join("config.toml");
     let first = match crate::config::load_experiment(&path, &[]) {
         Ok(resolved) => return Ok(resolved.model),

@@ -1,6 +1,9 @@
 //! Model code: pure tensor functions and modules, no I/O, logging or optimiser.
 
 pub mod config;
+pub mod expand;
+pub mod generate;
+pub mod neftune;
 pub mod norm;
 pub mod olmo;
 pub mod rope;

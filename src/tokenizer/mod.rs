@@ -14,6 +14,8 @@
 //!   decoder joins tokens without spaces, so Python's `encode`/`decode` behave like ours.
 //!   Merges are saved in the list form of `tokenizers` >= 0.20 (older Python releases can't read it).
 
+pub mod expand;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 

@@ -28,6 +28,9 @@ pub struct TrainState {
     pub train_time_s: f64,
     pub last_loss: f64,
     pub last_valid_loss: Option<f64>,
+    /// Best value so far of the task's selection metric, and the step it was reached.
+    #[serde(default)]
+    pub best_select: Option<(f64, u64)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -187,7 +190,7 @@ mod tests {
     use super::*;
 
     fn state(step: u64) -> TrainState {
-        TrainState { step, tokens_seen: step * 10, epoch: 0, cursor: step, seed: 1, train_time_s: 0.5, last_loss: 1.0, last_valid_loss: None }
+        TrainState { step, tokens_seen: step * 10, epoch: 0, cursor: step, seed: 1, train_time_s: 0.5, last_loss: 1.0, last_valid_loss: None, best_select: None }
     }
 
     #[test]

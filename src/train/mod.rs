@@ -2,6 +2,8 @@
 //! run directories and records.
 
 pub mod checkpoint;
+pub mod finetune;
+pub mod init;
 pub mod lm;
 pub mod optim;
 pub mod pretrain;
@@ -11,4 +13,4 @@ pub mod schedule;
 pub mod task;
 pub mod trainer;
 
-pub use task::{EvalOutput, StepOutput, Task};
+pub use task::{EvalMetrics, EvalOutput, StepOutput, Task};

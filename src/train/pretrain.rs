@@ -8,26 +8,15 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::LoadedCheckpoint;
 use super::lm::LmTask;
-use super::record::{EnergyMeter, RunRecord};
-use super::run::{finish_record, RunDir, RunError};
+use super::run::{RunError, Session};
+pub use super::run::RunSummary;
 use super::trainer::{self, LoopSpec};
 use crate::backend::{dispatch, WithBackend};
 use crate::config::{Duration, Resolved};
 use crate::data::fasta::{read_fasta, DnaRecord};
 use crate::data::windows::{make_windows, split_train_valid};
-use crate::logging::{ConsoleProgress, MetricSink, MultiSink, TensorBoardWriter, TextLog};
+use crate::logging::{ConsoleProgress, MetricSink};
 use crate::tokenizer::DnaTokenizer;
-
-/// What a finished run reports to the CLI.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    pub run_dir: std::path::PathBuf,
-    pub steps: u64,
-    pub final_loss: f64,
-    pub final_valid_loss: Option<f64>,
-    pub wall_time_s: f64,
-    pub tokens_per_s: f64,
-}
 
 fn read_all(paths: &[std::path::PathBuf], r: &Resolved, log: &mut dyn FnMut(&str)) -> Result<Vec<DnaRecord>, RunError> {
     let d = &r.experiment.data;
@@ -51,7 +40,7 @@ fn tokenizer(r: &Resolved, run_dir: &Path, train: &[DnaRecord], log: &mut dyn Fn
         return Ok(DnaTokenizer::from_file(&own)?);
     }
     // An explicit tokenizer, else the one shipped beside `model.init_from`'s weights.
-    let shipped = r.experiment.model.init_from.as_ref().map(|d| d.join("tokenizer.json")).filter(|p| p.exists());
+    let shipped = r.experiment.model.init_from.as_deref().and_then(super::init::tokenizer_path);
     let tok = match r.experiment.tokenizer.path.as_ref().or(shipped.as_ref()) {
         Some(p) => {
             log(&format!("tokenizer: {}", p.display()));
@@ -92,7 +81,7 @@ impl WithBackend for Pretrain<'_> {
         B::seed(&device, exp.seed);
         let model = match &exp.model.init_from {
             Some(dir) => {
-                let (_, model) = crate::export::load_pretrained::<B>(dir, &device)
+                let (_, model) = super::init::load_model::<B>(dir, &device)
                     .map_err(|e| RunError::Other(format!("model.init_from: {e}")))?;
                 model
             }
@@ -118,24 +107,12 @@ pub fn total_steps(duration: Duration, examples: usize, tokens_per_example: f64,
 
 pub fn run(resolved: &Resolved, resume: bool) -> Result<RunSummary, RunError> {
     let exp = &resolved.experiment;
-    let wall = Instant::now();
-    let mut early = Vec::new();
-    let mut run_dir = RunDir::prepare(resolved, resume, &mut |w| {
-        eprintln!("{w}");
-        early.push(w.to_string());
-    })?;
-    let mut text_log = TextLog::create(&run_dir.path.join("train.log"))?;
-    for line in &early {
-        text_log.text(line);
-    }
-    let mut say = |line: &str| {
-        eprintln!("{line}");
-        text_log.text(line);
-    };
-    say(&format!("run directory: {}", run_dir.path.display()));
+    let mut session = Session::open(resolved, resume)?;
+    let run_path = session.run_dir.path.clone();
+    let mut say = |line: &str| session.say(line);
 
     let train_records = read_all(&exp.data.train, resolved, &mut say)?;
-    let tok = tokenizer(resolved, &run_dir.path, &train_records, &mut say)?;
+    let tok = tokenizer(resolved, &run_path, &train_records, &mut say)?;
     if tok.vocab_size() > resolved.model.vocab_size {
         return Err(RunError::Other(format!(
             "the tokenizer has {} tokens but model.vocab_size = {}; raise model.vocab_size or use a smaller tokenizer",
@@ -164,66 +141,19 @@ pub fn run(resolved: &Resolved, resume: bool) -> Result<RunSummary, RunError> {
         "model: {} parameters; {} steps of {} sequences ({} micro-batches of {})",
         resolved.model.num_params(), total, seqs_per_step, exp.train.grad_accum, exp.train.batch_size
     ));
-    drop(say);
+    super::init::write_model_toml(&run_path, &resolved.model)
+        .map_err(|e| RunError::Other(format!("cannot write {}/model.toml: {e}", run_path.display())))?;
 
-    let mut record = match RunRecord::load(&run_dir.record_path()) {
-        Ok(r) if run_dir.resume.is_some() => r,
-        _ => RunRecord::begin(&exp.name, &run_dir.run_id, exp.kind.as_str(), exp.seed, "", Path::new(".")),
-    };
-    record.resumed_from_step = run_dir.resume.as_ref().map(|c| c.state.step).or(record.resumed_from_step);
-    record.status = "running".into();
-    record.save(&run_dir.record_path()).ok();
-    let energy = EnergyMeter::start(exp.run.tdp_watts);
-
-    let tb = TensorBoardWriter::create(&run_dir.path.join("tensorboard"))?;
-    let mut sink = MultiSink { sinks: vec![Box::new(tb), Box::new(text_log)] };
+    let resume = session.run_dir.resume.take();
+    let mut sink = session.sinks()?;
     let work = Pretrain {
         resolved,
         task: LmTask { windows, train_idx, valid_idx },
         total_steps: total,
-        run_dir: &run_dir.path,
-        resume: run_dir.resume.take(),
+        run_dir: &run_path,
+        resume,
         sink: &mut sink,
     };
     let result = dispatch(exp.run.device, work).map_err(RunError::from).and_then(|r| r);
-    let wall_s = wall.elapsed().as_secs_f64();
-    record.wall_time_s += wall_s;
-    let (kwh, method) = energy.finish(wall_s);
-    record.energy_kwh = Some(record.energy_kwh.unwrap_or(0.0) + kwh);
-    record.energy_method = method;
-    match result {
-        Ok((outcome, backend)) => {
-            let s = &outcome.state;
-            record.backend = backend;
-            record.steps = s.step;
-            record.tokens_seen = s.tokens_seen;
-            record.tokens_per_s = s.tokens_seen as f64 / s.train_time_s.max(1e-9);
-            record.final_metrics.insert("train/loss".into(), s.last_loss);
-            if let Some(v) = s.last_valid_loss {
-                record.final_metrics.insert("valid/loss".into(), v);
-                record.final_metrics.insert("valid/perplexity".into(), v.exp());
-            }
-            sink.scalar("mem/peak_gib", s.step, super::record::peak_memory_gib());
-            sink.flush();
-            finish_record(&mut record, &run_dir.record_path(), "completed");
-            Ok(RunSummary {
-                run_dir: run_dir.path.clone(),
-                steps: s.step,
-                final_loss: s.last_loss,
-                final_valid_loss: s.last_valid_loss,
-                wall_time_s: wall_s,
-                tokens_per_s: record.tokens_per_s,
-            })
-        }
-        Err(e) => {
-            let status = match &e {
-                RunError::Train(trainer::TrainError::NonFinite { .. }) => "stopped_nonfinite_loss".to_string(),
-                other => format!("failed: {other}"),
-            };
-            sink.text(&format!("error: {e}"));
-            sink.flush();
-            finish_record(&mut record, &run_dir.record_path(), &status);
-            Err(e)
-        }
-    }
+    session.conclude(sink, result.map(|(outcome, backend)| (outcome, backend, Default::default())))
 }

@@ -5,9 +5,14 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+use std::time::Instant;
+
 use super::checkpoint::{self, LoadedCheckpoint};
-use super::record::{now_rfc3339, RunRecord};
+use super::record::{now_rfc3339, EnergyMeter, RunRecord};
+use super::trainer::{LoopOutcome, TrainError};
 use crate::config::Resolved;
+use crate::logging::{MetricSink, MultiSink, TensorBoardWriter, TextLog};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -110,5 +115,125 @@ pub fn finish_record(record: &mut RunRecord, path: &Path, status: &str) {
     record.peak_memory_gib = super::record::peak_memory_gib();
     if let Err(e) = record.save(path) {
         eprintln!("warning: cannot write {}: {e}", path.display());
+    }
+}
+
+/// What a finished run reports to the CLI.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_dir: PathBuf,
+    pub steps: u64,
+    pub final_loss: f64,
+    pub final_valid_loss: Option<f64>,
+    pub wall_time_s: f64,
+    pub tokens_per_s: f64,
+    /// Task metrics beyond the loss (e.g. test MCC per task), also in `record.toml`.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// The parts every kind shares: the run directory, its text log, the record and energy meter.
+pub struct Session {
+    pub run_dir: RunDir,
+    log: Option<TextLog>,
+    record: RunRecord,
+    energy: EnergyMeter,
+    started: Instant,
+}
+
+impl Session {
+    /// Prepare (or find, when resuming) the run directory and start its log and record.
+    pub fn open(resolved: &Resolved, resume: bool) -> Result<Self, RunError> {
+        let exp = &resolved.experiment;
+        let started = Instant::now();
+        let mut early = Vec::new();
+        let run_dir = RunDir::prepare(resolved, resume, &mut |w| {
+            eprintln!("{w}");
+            early.push(w.to_string());
+        })?;
+        let mut log = TextLog::create(&run_dir.path.join("train.log"))?;
+        for line in &early {
+            log.text(line);
+        }
+        let mut record = match RunRecord::load(&run_dir.record_path()) {
+            Ok(r) if run_dir.resume.is_some() => r,
+            _ => RunRecord::begin(&exp.name, &run_dir.run_id, exp.kind.as_str(), exp.seed, "", Path::new(".")),
+        };
+        record.resumed_from_step = run_dir.resume.as_ref().map(|c| c.state.step).or(record.resumed_from_step);
+        record.status = "running".into();
+        record.save(&run_dir.record_path()).ok();
+        let mut s = Self { run_dir, log: Some(log), record, energy: EnergyMeter::start(exp.run.tdp_watts), started };
+        s.say(&format!("run directory: {}", s.run_dir.path.display()));
+        Ok(s)
+    }
+
+    /// A line to stderr and the text log.
+    pub fn say(&mut self, line: &str) {
+        eprintln!("{line}");
+        if let Some(log) = &mut self.log {
+            log.text(line);
+        }
+    }
+
+    /// The metric sinks of the loop: TensorBoard and the text log.
+    pub fn sinks(&mut self) -> Result<MultiSink, RunError> {
+        let tb = TensorBoardWriter::create(&self.run_dir.path.join("tensorboard"))?;
+        let mut sinks: Vec<Box<dyn MetricSink>> = vec![Box::new(tb)];
+        if let Some(log) = self.log.take() {
+            sinks.push(Box::new(log));
+        }
+        Ok(MultiSink { sinks })
+    }
+
+    /// Write the record with the outcome (`result` carries the loop outcome, the backend name and
+    /// any task metrics) and turn it into the CLI's summary.
+    pub fn conclude(
+        mut self,
+        mut sink: MultiSink,
+        result: Result<(LoopOutcome, String, BTreeMap<String, f64>), RunError>,
+    ) -> Result<RunSummary, RunError> {
+        let wall_s = self.started.elapsed().as_secs_f64();
+        let record = &mut self.record;
+        record.wall_time_s += wall_s;
+        let (kwh, method) = self.energy.finish(wall_s);
+        record.energy_kwh = Some(record.energy_kwh.unwrap_or(0.0) + kwh);
+        record.energy_method = method;
+        let path = self.run_dir.record_path();
+        match result {
+            Ok((outcome, backend, metrics)) => {
+                let s = &outcome.state;
+                record.backend = backend;
+                record.steps = s.step;
+                record.tokens_seen = s.tokens_seen;
+                record.tokens_per_s = s.tokens_seen as f64 / s.train_time_s.max(1e-9);
+                record.final_metrics.insert("train/loss".into(), s.last_loss);
+                if let Some(v) = s.last_valid_loss {
+                    record.final_metrics.insert("valid/loss".into(), v);
+                    record.final_metrics.insert("valid/perplexity".into(), v.exp());
+                }
+                record.final_metrics.extend(metrics.clone());
+                sink.scalar("mem/peak_gib", s.step, super::record::peak_memory_gib());
+                sink.flush();
+                finish_record(record, &path, "completed");
+                Ok(RunSummary {
+                    run_dir: self.run_dir.path.clone(),
+                    steps: s.step,
+                    final_loss: s.last_loss,
+                    final_valid_loss: s.last_valid_loss,
+                    wall_time_s: wall_s,
+                    tokens_per_s: record.tokens_per_s,
+                    metrics,
+                })
+            }
+            Err(e) => {
+                let status = match &e {
+                    RunError::Train(TrainError::NonFinite { .. }) => "stopped_nonfinite_loss".to_string(),
+                    other => format!("failed: {other}"),
+                };
+                sink.text(&format!("error: {e}"));
+                sink.flush();
+                finish_record(record, &path, &status);
+                Err(e)
+            }
+        }
     }
 }

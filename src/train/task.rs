@@ -19,6 +19,14 @@ pub struct EvalOutput {
     pub units: f64,
 }
 
+/// Extra validation numbers of a task (e.g. per-task MCC from generation), logged under
+/// `valid/<name>`; `select` (higher is better) chooses the run's best checkpoint.
+#[derive(Debug, Clone, Default)]
+pub struct EvalMetrics {
+    pub scalars: Vec<(String, f64)>,
+    pub select: Option<f64>,
+}
+
 pub trait Task<B: AutodiffBackend> {
     type Model: AutodiffModule<B> + Clone;
     type Batch;
@@ -41,4 +49,12 @@ pub trait Task<B: AutodiffBackend> {
         batch: &Self::Batch,
         device: &B::Device,
     ) -> EvalOutput;
+    /// Metrics beyond the loss at each evaluation. Default: none.
+    fn eval_metrics(
+        &self,
+        _model: &<Self::Model as AutodiffModule<B>>::InnerModule,
+        _device: &B::Device,
+    ) -> EvalMetrics {
+        EvalMetrics::default()
+    }
 }

@@ -56,6 +56,9 @@ pub struct LoopSpec<'a> {
 
 type Rec = NamedMpkBytesRecorder<FullPrecisionSettings>;
 
+/// Sub-directory of a run holding its best checkpoint by the task's selection metric.
+pub const BEST_DIR: &str = "best";
+
 /// Mix seed and step into one backend seed (splitmix64 finaliser).
 fn step_seed(seed: u64, step: u64) -> u64 {
     let mut z = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -127,7 +130,7 @@ pub fn train<B: AutodiffBackend, T: Task<B>>(
     let recorder = Rec::default();
     let mut state = TrainState {
         step: 0, tokens_seen: 0, epoch: 0, cursor: 0, seed: spec.seed, train_time_s: 0.0,
-        last_loss: f64::NAN, last_valid_loss: None,
+        last_loss: f64::NAN, last_valid_loss: None, best_select: None,
     };
     let mut resumed_from = None;
     let mut last_checkpoint = None;
@@ -190,6 +193,7 @@ pub fn train<B: AutodiffBackend, T: Task<B>>(
             sink.scalar("perf/step_s", state.step, elapsed);
         }
         let last = state.step == spec.total_steps;
+        let mut new_best = false;
         if (t.eval_every > 0 && state.step % t.eval_every == 0) || last {
             if let Some(v) = evaluate(task, &model, spec, device) {
                 state.last_valid_loss = Some(v);
@@ -197,19 +201,42 @@ pub fn train<B: AutodiffBackend, T: Task<B>>(
                 sink.scalar("valid/perplexity", state.step, v.exp());
                 progress.println(&format!("step {} | valid loss {v:.4} | perplexity {:.3}", state.step, v.exp()));
             }
+            let extra = task.eval_metrics(&model.valid(), device);
+            let mut line = format!("step {} |", state.step);
+            for (name, value) in &extra.scalars {
+                sink.scalar(&format!("valid/{name}"), state.step, *value);
+                line.push_str(&format!(" {name} {value:.4}"));
+            }
+            if !extra.scalars.is_empty() {
+                progress.println(&line);
+            }
+            if let Some(sel) = extra.select.filter(|s| s.is_finite()) {
+                if state.best_select.is_none_or(|(best, _)| sel > best) {
+                    state.best_select = Some((sel, state.step));
+                    new_best = true;
+                }
+            }
         }
-        if state.step % t.checkpoint_every == 0 || last {
-            let model_bytes = recorder.record(model.clone().into_record(), ()).map_err(|e| TrainError::Record {
-                dir: spec.run_dir.to_path_buf(), message: e.to_string(),
-            })?;
-            let optim_bytes = recorder.record(optim.to_record(), ()).map_err(|e| TrainError::Record {
-                dir: spec.run_dir.to_path_buf(), message: e.to_string(),
-            })?;
-            let dir = checkpoint::save(spec.run_dir, &model_bytes, &optim_bytes, &state)?;
-            checkpoint::keep_last(spec.run_dir, t.keep_last)?;
-            sink.text(&format!("checkpoint {}", dir.display()));
-            last_checkpoint = Some(dir);
-            sink.flush();
+        let periodic = state.step % t.checkpoint_every == 0 || last;
+        if periodic || new_best {
+            let record_err = |e: burn::record::RecorderError| TrainError::Record { dir: spec.run_dir.to_path_buf(), message: e.to_string() };
+            let model_bytes = recorder.record(model.clone().into_record(), ()).map_err(record_err)?;
+            let optim_bytes = recorder.record(optim.to_record(), ()).map_err(record_err)?;
+            if new_best {
+                // The best checkpoint by the task's selection metric lives apart from the
+                // keep-last-N rotation, in `best/step_NNNNNNN`.
+                let best_dir = spec.run_dir.join(BEST_DIR);
+                std::fs::create_dir_all(&best_dir).map_err(|source| CheckpointError::Io { path: best_dir.clone(), source })?;
+                checkpoint::save(&best_dir, &model_bytes, &optim_bytes, &state)?;
+                checkpoint::keep_last(&best_dir, 1)?;
+            }
+            if periodic {
+                let dir = checkpoint::save(spec.run_dir, &model_bytes, &optim_bytes, &state)?;
+                checkpoint::keep_last(spec.run_dir, t.keep_last)?;
+                sink.text(&format!("checkpoint {}", dir.display()));
+                last_checkpoint = Some(dir);
+                sink.flush();
+            }
         }
     }
     progress.finish();

@@ -1,0 +1,122 @@
+//! Nucleotide Transformer (NT) downstream tasks, revised release: tables with columns
+//! `sequence, name, label, task`, all 18 tasks in one file or one file per task.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::table::{read_table, TableSpec};
+use super::{BenchmarkError, LabelledSeq};
+use crate::eval::Metric;
+
+/// The 18 tasks of the revised NT benchmark and the metric the literature reports for each
+/// (Dalla-Torre et al. 2024, Nucleotide Transformer, Methods: MCC for histone marks and
+/// enhancers, F1 for promoters and splice acceptors/donors, accuracy for `splice_sites_all`).
+/// Names checked against `nt_benchmark/revised_toy_subsample/train.tsv.gz`, which holds all 18.
+/// F1 is scored here as macro-F1 over the task's classes.
+pub const NT_TASKS: &[(&str, Metric)] = &[
+    ("H2AFZ", Metric::Mcc),
+    ("H3K27ac", Metric::Mcc),
+    ("H3K27me3", Metric::Mcc),
+    ("H3K36me3", Metric::Mcc),
+    ("H3K4me1", Metric::Mcc),
+    ("H3K4me2", Metric::Mcc),
+    ("H3K4me3", Metric::Mcc),
+    ("H3K9ac", Metric::Mcc),
+    ("H3K9me3", Metric::Mcc),
+    ("H4K20me1", Metric::Mcc),
+    ("enhancers", Metric::Mcc),
+    ("enhancers_types", Metric::Mcc),
+    ("promoter_all", Metric::MacroF1),
+    ("promoter_no_tata", Metric::MacroF1),
+    ("promoter_tata", Metric::MacroF1),
+    ("splice_sites_acceptors", Metric::MacroF1),
+    ("splice_sites_all", Metric::Accuracy),
+    ("splice_sites_donors", Metric::MacroF1),
+];
+
+/// Genomic Benchmarks datasets are scored by accuracy (Grešová et al. 2023, BMC Genomic Data).
+pub const GB_METRIC: Metric = Metric::Accuracy;
+
+/// The metric of an NT task, or `None` for a name outside [`NT_TASKS`].
+pub fn nt_metric(task: &str) -> Option<Metric> {
+    NT_TASKS
+        .iter()
+        .find(|(name, _)| *name == task)
+        .map(|&(_, metric)| metric)
+}
+
+/// Read an NT table and keep the rows of `tasks` (all rows when `None`), in file order.
+///
+/// Each example's id is the `name` column (e.g. `chr3:32091651-32092651|1`). A requested task
+/// with no row in the file is an error listing the tasks the file holds.
+pub fn read_nt(path: &Path, tasks: Option<&[String]>) -> Result<Vec<LabelledSeq>, BenchmarkError> {
+    let spec = TableSpec {
+        sequence_column: Some("sequence".into()),
+        task_column: Some("task".into()),
+        id_column: Some("name".into()),
+        ..TableSpec::default()
+    };
+    let rows = read_table(path, &spec)?;
+    let Some(tasks) = tasks else {
+        return Ok(rows);
+    };
+    let present: BTreeSet<&str> = rows.iter().map(|r| r.task.as_str()).collect();
+    if let Some(missing) = tasks.iter().find(|t| !present.contains(t.as_str())) {
+        return Err(BenchmarkError::UnknownTask {
+            path: path.into(),
+            task: missing.clone(),
+            found: present.iter().map(|t| t.to_string()).collect(),
+        });
+    }
+    Ok(rows
+        .into_iter()
+        .filter(|r| tasks.contains(&r.task))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{label_counts, shared_data};
+    use super::*;
+
+    #[test]
+    fn every_task_has_one_metric_and_names_are_unique() {
+        let names: BTreeSet<&str> = NT_TASKS.iter().map(|(n, _)| *n).collect();
+        assert_eq!((NT_TASKS.len(), names.len()), (18, 18));
+        assert_eq!(nt_metric("splice_sites_all"), Some(Metric::Accuracy));
+        assert_eq!(nt_metric("promoter_tata"), Some(Metric::MacroF1));
+        assert_eq!(nt_metric("H3K4me3"), Some(Metric::Mcc));
+        assert_eq!(nt_metric("H3"), None);
+    }
+
+    #[test]
+    fn reads_the_real_nt_subsample_by_task() {
+        let Some(path) = shared_data("nt_benchmark/revised_toy_subsample/train.tsv.gz") else {
+            return;
+        };
+        let all = read_nt(&path, None).expect("all tasks");
+        assert_eq!(all.len(), 1_500);
+        // The file's tasks are exactly NT_TASKS.
+        let in_file: BTreeSet<&str> = all.iter().map(|r| r.task.as_str()).collect();
+        let known: BTreeSet<&str> = NT_TASKS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(in_file, known);
+        assert_eq!(all[0].id, "chr3:32091651-32092651|1");
+
+        // Row counts per task and label from: zcat … | awk -F'\t' 'NR>1{print $4, $3}' | sort | uniq -c
+        let pick = vec!["splice_sites_all".to_string(), "promoter_tata".to_string()];
+        let some = read_nt(&path, Some(&pick)).expect("two tasks");
+        assert_eq!(some.len(), 503 + 9);
+        let splice: Vec<_> = some
+            .into_iter()
+            .filter(|r| r.task == "splice_sites_all")
+            .collect();
+        let counts = label_counts(&splice);
+        assert_eq!((counts["0"], counts["1"], counts["2"]), (21, 20, 462));
+
+        let err = read_nt(&path, Some(&["H3".to_string()])).expect_err("not a revised task");
+        assert!(
+            err.to_string().contains("'H3'") && err.to_string().contains("H3K4me3"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! Evaluation: classification metrics for benchmark tasks.
+//!
+//! [`classification_report`] scores predicted class indices (with invalid outputs as `None`)
+//! against the truth; each task names its headline [`Metric`] (see `data::benchmarks`).
+
+pub mod classify;
+pub mod metrics;
+pub mod results;
+
+pub use metrics::{classification_report, ClassReport, ClassStats, Metric};

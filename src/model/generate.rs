@@ -1,0 +1,331 @@
+//! Greedy decoding with a key/value cache, batched over prompts of different lengths.
+//!
+//! Batching: prompts are LEFT-padded to the longest, so every row's next token is read at the
+//! same column. Each row gets its own RoPE positions (`0..len` for its real tokens, whatever
+//! the padded columns would have had being irrelevant) and a boolean attention mask that hides
+//! the padded keys from every real query; a padded query attends only to itself, so no
+//! softmax row is empty. The rows then advance in lock step: at decoding step `s` row `b`
+//! feeds its last token at position `len_b + s`, and its query attends to all its cached
+//! (non-padded) keys. This is the layout Hugging Face `generate` uses for decoder-only models
+//! (left padding, `position_ids = cumsum(attention_mask) - 1`).
+//!
+//! The cached forward pass reuses the fields of [`OlmoBlock`] (same projections, split-half
+//! RoPE, SwiGLU and norms as `OlmoBlock::forward`), so it computes the same function;
+//! [`generate_greedy_no_cache`] re-runs `OlmoModel::forward` on each prompt alone every step and
+//! is the reference the tests compare against.
+
+use burn::prelude::*;
+use burn::tensor::activation::silu;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+
+use super::olmo::{OlmoBlock, OlmoModel};
+use super::rope::{apply_rope, rope_tables};
+use crate::tokenizer::PAD_ID;
+
+/// Why generation could not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenerateError {
+    #[error("prompt {index} is empty; a prompt needs at least one token (e.g. [CLS] … [MASK])")]
+    EmptyPrompt { index: usize },
+    #[error("prompt {index} holds token id {id}, outside the model's vocabulary of {vocab_size}; expand the model's vocabulary after adding tokens")]
+    TokenOutOfVocab { index: usize, id: u32, vocab_size: usize },
+}
+
+/// Keys and values of one layer for every position processed so far.
+struct KvCache<B: Backend> {
+    k: Tensor<B, 4>, // [batch, heads, seen, head_dim]
+    v: Tensor<B, 4>, // [batch, heads, seen, head_dim]
+}
+
+/// One block on new positions, attending to the cached ones and the new ones.
+///
+/// # Shapes
+/// - x: `[batch, new, d_model]` → `[batch, new, d_model]`
+/// - cos, sin: `[batch, 1, new, head_dim]` (each row's own positions)
+/// - mask: `[batch, heads, new, seen + new]`, true = hidden; `None` with `causal` for a
+///   prefill without padding, `None` without `causal` for an unpadded decoding step
+fn block_step<B: Backend>(
+    block: &OlmoBlock<B>,
+    x: Tensor<B, 3>,
+    cos: &Tensor<B, 4>,
+    sin: &Tensor<B, 4>,
+    cache: Option<KvCache<B>>,
+    mask: Option<Tensor<B, 4, Bool>>,
+    causal: bool,
+) -> (Tensor<B, 3>, KvCache<B>) {
+    let [batch, new, d] = x.dims();
+    let (h, hd) = (block.n_heads, d / block.n_heads);
+    let qkv = block.att_proj.forward(block.attn_norm.forward(x.clone())); // [batch, new, 3d]
+    let heads = |t: Tensor<B, 3>| t.reshape([batch, new, h, hd]).swap_dims(1, 2); // [batch, h, new, hd]
+    let q = apply_rope(heads(qkv.clone().narrow(2, 0, d)), cos, sin);
+    let k = apply_rope(heads(qkv.clone().narrow(2, d, d)), cos, sin);
+    let v = heads(qkv.narrow(2, 2 * d, d));
+    let (k, v) = match cache {
+        Some(c) => (Tensor::cat(vec![c.k, k], 2), Tensor::cat(vec![c.v, v], 2)), // [batch, h, seen + new, hd]
+        None => (k, v),
+    };
+    let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: causal };
+    let att = attention(q, k.clone(), v.clone(), mask, None, options); // [batch, h, new, hd]
+    let x = x + block.attn_out.forward(att.swap_dims(1, 2).reshape([batch, new, d]));
+
+    let ff = block.ff_proj.forward(block.ff_norm.forward(x.clone())); // [batch, new, 2*hidden]
+    let hidden = ff.dims()[2] / 2;
+    let value = ff.clone().narrow(2, 0, hidden);
+    let gate = ff.narrow(2, hidden, hidden);
+    (x + block.ff_out.forward(silu(gate) * value), KvCache { k, v })
+}
+
+/// The running state of a batched decode: per-layer caches and the RoPE table.
+struct Decoder<'a, B: Backend> {
+    model: &'a OlmoModel<B>,
+    caches: Vec<Option<KvCache<B>>>,
+    /// cos and sin for positions `0..max_pos`, `[max_pos, head_dim]` each.
+    cos: Tensor<B, 2>,
+    sin: Tensor<B, 2>,
+    heads: usize,
+    device: B::Device,
+}
+
+impl<'a, B: Backend> Decoder<'a, B> {
+    fn new(model: &'a OlmoModel<B>, max_pos: usize, device: B::Device) -> Self {
+        let d = model.d_model();
+        let (heads, theta) = model.blocks.first().map_or((1, 10_000.0), |b| (b.n_heads, b.rope_theta));
+        let hd = d / heads;
+        let (cos, sin) = rope_tables::<B>(max_pos, 0, hd, theta, &device); // [1, 1, max_pos, hd]
+        Self {
+            model,
+            caches: model.blocks.iter().map(|_| None).collect(),
+            cos: cos.reshape([max_pos, hd]),
+            sin: sin.reshape([max_pos, hd]),
+            heads,
+            device,
+        }
+    }
+
+    /// Run `ids` (the next `new` columns of every row) through the model, appending to the
+    /// caches; returns the greedy next token of each row.
+    ///
+    /// # Shapes
+    /// - ids, positions: `[batch][new]` → `[batch]`
+    /// - mask: `[batch, 1, new, seen + new]` host flags, true = hidden
+    fn step(&mut self, ids: &[Vec<u32>], positions: &[Vec<usize>], mask: Option<Vec<bool>>, causal: bool) -> Vec<u32> {
+        let (batch, new) = (ids.len(), ids[0].len());
+        let hd = self.cos.dims()[1];
+        let flat: Vec<i64> = ids.iter().flatten().map(|&id| id as i64).collect();
+        let ids = Tensor::<B, 1, Int>::from_ints(flat.as_slice(), &self.device).reshape([batch, new]);
+        let pos: Vec<i64> = positions.iter().flatten().map(|&p| p as i64).collect();
+        let pos = Tensor::<B, 1, Int>::from_ints(pos.as_slice(), &self.device);
+        let table = |t: &Tensor<B, 2>| t.clone().select(0, pos.clone()).reshape([batch, 1, new, hd]);
+        let (cos, sin) = (table(&self.cos), table(&self.sin));
+        let mask = mask.map(|m| {
+            let keys = m.len() / (batch * new);
+            Tensor::<B, 4, Bool>::from_data(TensorData::new(m, [batch, 1, new, keys]), &self.device)
+                .expand([batch, self.heads, new, keys])
+        });
+
+        let mut x = self.model.embed(ids); // [batch, new, d]
+        for (block, cache) in self.model.blocks.iter().zip(self.caches.iter_mut()) {
+            let (y, c) = block_step(block, x, &cos, &sin, cache.take(), mask.clone(), causal);
+            *cache = Some(c);
+            x = y;
+        }
+        let last = self.model.ln_f.forward(x.narrow(1, new - 1, 1)); // [batch, 1, d]
+        let logits = self.model.logits(last); // [batch, 1, vocab]
+        let vocab = logits.dims()[2];
+        let next = logits.reshape([batch, vocab]).argmax(1); // [batch, 1]
+        let next = next.into_data().convert::<i64>().into_vec::<i64>().expect("argmax ids are integers");
+        next.into_iter().map(|id| id as u32).collect()
+    }
+}
+
+/// Check every prompt is non-empty and inside the vocabulary.
+fn validate<B: Backend>(model: &OlmoModel<B>, prompts: &[Vec<u32>]) -> Result<(), GenerateError> {
+    let vocab_size = model.vocab_size();
+    for (index, prompt) in prompts.iter().enumerate() {
+        if prompt.is_empty() {
+            return Err(GenerateError::EmptyPrompt { index });
+        }
+        if let Some(&id) = prompt.iter().find(|&&id| id as usize >= vocab_size) {
+            return Err(GenerateError::TokenOutOfVocab { index, id, vocab_size });
+        }
+    }
+    Ok(())
+}
+
+/// Greedy decoding of all `prompts` in one batch with a KV cache.
+///
+/// Returns, per prompt, the generated tokens only (not the prompt): at most `max_new_tokens`,
+/// ending with `stop` (normally `SEP_ID`) when the model produced it, so a stopped output can be
+/// told from a cut one. Rows that stopped keep being fed (their outputs ignored) until every row
+/// has stopped. Positions are not limited to the training context: keep prompt plus answer
+/// within it (e.g. `SftFormat::generation_prompt`). Appending to the cache copies it, so a
+/// sequence of `T` tokens costs `O(T²)` copies; fine for the short answers of SFT evaluation.
+///
+/// # Shapes
+/// - prompts: `[batch][len_b]` → `[batch][<= max_new_tokens]`
+pub fn generate_greedy<B: Backend>(
+    model: &OlmoModel<B>,
+    prompts: &[Vec<u32>],
+    max_new_tokens: usize,
+    stop: u32,
+) -> Result<Vec<Vec<u32>>, GenerateError> {
+    validate(model, prompts)?;
+    let mut out = vec![Vec::new(); prompts.len()];
+    if prompts.is_empty() || max_new_tokens == 0 {
+        return Ok(out);
+    }
+    let width = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    let pads: Vec<usize> = prompts.iter().map(|p| width - p.len()).collect();
+    let padded = pads.iter().any(|&p| p > 0);
+    let device = model.wte.val().device();
+    let mut dec = Decoder::new(model, width + max_new_tokens, device);
+
+    // Prefill: left-padded prompts, per-row positions, causal mask that also hides padding.
+    let ids: Vec<Vec<u32>> = prompts
+        .iter()
+        .zip(&pads)
+        .map(|(p, &pad)| std::iter::repeat_n(PAD_ID, pad).chain(p.iter().copied()).collect())
+        .collect();
+    let positions: Vec<Vec<usize>> = pads.iter().map(|&pad| (0..width).map(|t| t.saturating_sub(pad)).collect()).collect();
+    let mask = padded.then(|| {
+        let mut m = Vec::with_capacity(prompts.len() * width * width);
+        for &pad in &pads {
+            for q in 0..width {
+                m.extend((0..width).map(|k| k > q || (k < pad && k != q)));
+            }
+        }
+        m
+    });
+    let mut next = dec.step(&ids, &positions, mask, !padded);
+
+    let mut done = vec![false; prompts.len()];
+    for step in 0..max_new_tokens {
+        for (b, &id) in next.iter().enumerate() {
+            if !done[b] {
+                out[b].push(id);
+                done[b] = id == stop;
+            }
+        }
+        if step + 1 == max_new_tokens || done.iter().all(|&d| d) {
+            break;
+        }
+        // Decode: one new column; row b's token sits at position len_b + step.
+        let ids: Vec<Vec<u32>> = next.iter().map(|&id| vec![id]).collect();
+        let positions: Vec<Vec<usize>> = prompts.iter().map(|p| vec![p.len() + step]).collect();
+        let keys = width + step + 1;
+        let mask = padded.then(|| pads.iter().flat_map(|&pad| (0..keys).map(move |k| k < pad)).collect());
+        next = dec.step(&ids, &positions, mask, false);
+    }
+    Ok(out)
+}
+
+/// Greedy decoding without a cache: each prompt alone, the full `OlmoModel::forward` re-run
+/// for every new token, the argmax of the last position appended. Same outputs as
+/// [`generate_greedy`]; the reference for its tests, and a fallback.
+///
+/// # Shapes
+/// - prompts: `[batch][len_b]` → `[batch][<= max_new_tokens]`
+pub fn generate_greedy_no_cache<B: Backend>(
+    model: &OlmoModel<B>,
+    prompts: &[Vec<u32>],
+    max_new_tokens: usize,
+    stop: u32,
+) -> Result<Vec<Vec<u32>>, GenerateError> {
+    validate(model, prompts)?;
+    let device = model.wte.val().device();
+    let mut outputs = Vec::with_capacity(prompts.len());
+    for prompt in prompts {
+        let mut seq: Vec<i64> = prompt.iter().map(|&id| id as i64).collect();
+        let mut out = Vec::new();
+        while out.len() < max_new_tokens {
+            let len = seq.len();
+            let ids = Tensor::<B, 1, Int>::from_ints(seq.as_slice(), &device).reshape([1, len]);
+            let logits = model.forward(ids); // [1, len, vocab]
+            let vocab = logits.dims()[2];
+            let last = logits.narrow(1, len - 1, 1).reshape([1, vocab]);
+            let id = last.argmax(1).into_scalar().elem::<i64>() as u32;
+            out.push(id);
+            seq.push(id as i64);
+            if id == stop {
+                break;
+            }
+        }
+        outputs.push(out);
+    }
+    Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NormKind, OlmoConfig};
+    use burn::backend::Flex;
+
+    type B = Flex;
+
+    fn model(norm: NormKind, tied: bool) -> OlmoModel<B> {
+        let cfg = OlmoConfig {
+            n_layers: 2, d_model: 16, n_heads: 2, mlp_ratio: 2, vocab_size: 23, context: 32,
+            norm, norm_eps: 1e-5, rope_theta: 10_000.0, tie_embeddings: tied, init_std: 0.4,
+        };
+        B::seed(&Default::default(), 5);
+        cfg.init::<B>(&Default::default())
+    }
+
+    fn prompts() -> Vec<Vec<u32>> {
+        vec![vec![1, 7, 9, 4, 12], vec![1], vec![1, 5, 6, 7, 8, 20, 21, 4], vec![3, 3, 17]]
+    }
+
+    const NEVER: u32 = u32::MAX;
+
+    fn check_cache_matches_reference(m: &OlmoModel<B>) {
+        let reference = generate_greedy_no_cache(m, &prompts(), 7, NEVER).expect("reference");
+        assert!(reference.iter().all(|r| r.len() == 7));
+        let cached = generate_greedy(m, &prompts(), 7, NEVER).expect("cached");
+        assert_eq!(cached, reference);
+        for (p, r) in prompts().iter().zip(&reference) {
+            let alone = generate_greedy(m, std::slice::from_ref(p), 7, NEVER).expect("alone");
+            assert_eq!(&alone[0], r);
+        }
+        // The first token is the argmax of the forward logits at the prompt's last position.
+        let p = &prompts()[2];
+        let ids = Tensor::<B, 1, Int>::from_ints(p.iter().map(|&x| x as i64).collect::<Vec<_>>().as_slice(), &Default::default())
+            .reshape([1, p.len()]);
+        let logits = m.forward(ids).narrow(1, p.len() - 1, 1).reshape([1, 23]);
+        assert_eq!(logits.argmax(1).into_scalar().elem::<i64>() as u32, reference[2][0]);
+    }
+
+    #[test]
+    fn generate_with_cache_matches_full_forward_rms_untied() {
+        check_cache_matches_reference(&model(NormKind::RmsNorm, false));
+    }
+
+    #[test]
+    fn generate_with_cache_matches_full_forward_layer_norm_tied() {
+        check_cache_matches_reference(&model(NormKind::LayerNormNoAffine, true));
+    }
+
+    #[test]
+    fn generate_stops_each_row_at_the_stop_token() {
+        let m = model(NormKind::RmsNorm, false);
+        let unlimited = generate_greedy(&m, &prompts(), 8, NEVER).expect("unlimited");
+        let stop = unlimited[0][2];
+        let stopped = generate_greedy(&m, &prompts(), 8, stop).expect("stopped");
+        for (full, cut) in unlimited.iter().zip(&stopped) {
+            let end = full.iter().position(|&id| id == stop).map_or(full.len(), |i| i + 1);
+            assert_eq!(cut.as_slice(), &full[..end]);
+        }
+        assert!(stopped[0].len() <= 3 && stopped[0].last() == Some(&stop));
+        assert_eq!(stopped, generate_greedy_no_cache(&m, &prompts(), 8, stop).expect("reference"));
+    }
+
+    #[test]
+    fn generate_refuses_empty_and_out_of_vocab_prompts() {
+        let m = model(NormKind::RmsNorm, true);
+        assert_eq!(generate_greedy(&m, &[vec![1], vec![]], 3, 2), Err(GenerateError::EmptyPrompt { index: 1 }));
+        let err = generate_greedy(&m, &[vec![1, 23]], 3, 2).expect_err("oov");
+        assert_eq!(err, GenerateError::TokenOutOfVocab { index: 0, id: 23, vocab_size: 23 });
+        assert_eq!(generate_greedy(&m, &[vec![1]], 0, 2), Ok(vec![vec![]]));
+    }
+}
