@@ -392,3 +392,85 @@ fn pretraining_can_start_from_an_imported_checkpoint() {
     let e = load_experiment(&p, &[]).unwrap_err().to_string();
     assert!(e.contains("model.d_model = 48 disagrees"), "{e}");
 }
+
+// ---- finetuning ---------------------------------------------------------------------------------
+
+fn nontata() -> Option<PathBuf> {
+    let p = root().join("../shared/data/genomic_benchmarks/human_nontata_promoters/sequences/test.tsv.gz");
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED: {} not found", p.display());
+        None
+    }
+}
+
+#[test]
+fn finetune_expands_the_vocabulary_trains_and_scores_the_test_split() {
+    let Some(data) = nontata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("checkpoints");
+    let p = write_experiment(dir.path(), &tiny_experiment(&out, 6, ""));
+    let pre = gfm::train::pretrain::run(&load_experiment(&p, &[]).unwrap(), false).unwrap();
+
+    let body = format!(
+        r#"name = "ft"
+kind = "finetune"
+seed = 3
+[model]
+init_from = "{init}"
+[finetune]
+replicate = 3
+eval_max_examples = 16
+eval_batch_size = 8
+[[tasks]]
+name = "nontata"
+format = "table"
+path = "{data}"
+split = [0.02, 0.005, 0.005]
+[train]
+batch_size = 8
+duration = {{ steps = 8 }}
+lr = 3e-3
+warmup_steps = 2
+eval_every = 4
+checkpoint_every = 4
+[run]
+out_dir = "{out}"
+"#,
+        init = pre.run_dir.display(),
+        data = data.display(),
+        out = out.display()
+    );
+    let p = write_experiment(dir.path(), &body);
+    let r = load_experiment(&p, &[]).unwrap();
+    let s = gfm::train::finetune::run(&r, false).unwrap();
+    let run = s.run_dir;
+
+    // Old ids kept, two label tokens and one task token appended after the pretrained vocabulary.
+    let old = gfm::tokenizer::DnaTokenizer::from_file(&pre.run_dir.join("tokenizer.json")).unwrap();
+    let new = gfm::tokenizer::DnaTokenizer::from_file(&run.join("tokenizer.json")).unwrap();
+    assert_eq!(new.vocab_size(), old.vocab_size() + 3);
+    assert_eq!(new.encode_dna(b"ACGTTGCA").unwrap(), old.encode_dna(b"ACGTTGCA").unwrap());
+    assert!(new.token_to_id("[nontata=1]").unwrap() as usize >= old.vocab_size());
+    let model_toml = std::fs::read_to_string(run.join("model.toml")).unwrap();
+    assert!(model_toml.contains(&format!("vocab_size = {}", new.vocab_size())), "{model_toml}");
+
+    // Results: one row per task with n, metric and an invalid rate; a best checkpoint by MCC.
+    let results: toml::Table = toml::from_str(&std::fs::read_to_string(run.join("eval/results.toml")).unwrap()).unwrap();
+    let row = &results["tasks"].as_array().unwrap()[0];
+    assert_eq!(row["task"].as_str(), Some("nontata"));
+    assert_eq!(row["metric"].as_str(), Some("accuracy"));
+    assert!(row["n"].as_integer().unwrap() >= 40, "{row}");
+    let invalid = row["invalid_rate"].as_float().unwrap();
+    assert!((0.0..=1.0).contains(&invalid));
+    assert!(std::fs::read_to_string(run.join("eval/results.md")).unwrap().contains("| nontata | accuracy |"));
+    assert!(!gfm::train::checkpoint::list(&run.join("best")).is_empty());
+    assert!(s.metrics.contains_key("test/nontata/accuracy"));
+
+    // The finetuned run exports like any other (its model.toml carries the expanded vocabulary).
+    let export = dir.path().join("export");
+    gfm::export::export_checkpoint(&run, &export, gfm::export::ExportDtype::F32, gfm::export::ExportFormat::Hf).unwrap();
+    let (cfg, _) = gfm::export::load_pretrained::<B>(&export, &Default::default()).unwrap();
+    assert_eq!(cfg.vocab_size, new.vocab_size());
+}

@@ -243,8 +243,8 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
                     format!("tasks[{i}].name = \"{}\" must be letters, digits, '_' or '-' (it becomes a token)", t.name));
                 need(t.weight > 0.0, format!("tasks[{i}].weight = {} must be > 0", t.weight));
                 if let Some(s) = t.split {
-                    need(s.iter().all(|f| *f >= 0.0) && (s.iter().sum::<f64>() - 1.0).abs() < 1e-9,
-                        format!("tasks[{i}].split = {s:?} must be three non-negative fractions summing to 1"));
+                    need(s.iter().all(|f| *f >= 0.0) && s.iter().sum::<f64>() <= 1.0 + 1e-9 && s[0] > 0.0 && s[2] > 0.0,
+                        format!("tasks[{i}].split = {s:?} must be three non-negative fractions [train, valid, test] summing to at most 1 (the rest is unused)"));
                 }
                 need(t.test_path.is_some() || t.split.is_some() || t.format == TaskFormat::GenomicBenchmarks,
                     format!("tasks[{i}] ({}) needs test_path or split = [train, valid, test]", t.name));

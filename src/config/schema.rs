@@ -205,7 +205,8 @@ pub struct TaskSpec {
     pub path: PathBuf,
     /// A separate test file (tables and NT); GB uses its `test/` split. When absent, `split` cuts `path`.
     pub test_path: Option<PathBuf>,
-    /// `[train, valid, test]` fractions of `path`, stratified by label and seeded, when there is no test file.
+    /// `[train, valid, test]` fractions of `path` (summing to at most 1; the rest is unused),
+    /// stratified by label and seeded, when there is no test file.
     pub split: Option<[f64; 3]>,
     /// GB: the reference FASTA the intervals are cut from.
     pub reference: Option<PathBuf>,

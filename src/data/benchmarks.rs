@@ -18,7 +18,7 @@ mod table;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 pub use intervals::{
@@ -67,7 +67,7 @@ pub enum BenchmarkError {
         cause: String,
     },
     #[error(
-        "{path}: the file is empty; a benchmark table needs a header row and at least one data row"
+        "{path}: no data rows; a benchmark table needs a header row and at least one data row"
     )]
     Empty { path: PathBuf },
     #[error("{path}:1: no {role} column named {wanted}; the header has {found:?}; name the column in the table spec or fix the header")]
@@ -241,7 +241,7 @@ fn shared_data(rel: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Read, Write};
 
     #[test]
     fn gzip_is_sniffed_by_magic_bytes_not_by_name() {
@@ -264,7 +264,7 @@ mod tests {
     #[test]
     fn bases_are_upper_cased_and_ambiguity_codes_become_n() {
         assert_eq!(clean_seq(b"acgtNryk").ok(), Some(b"ACGTNNNN".to_vec()));
-        let bad = clean_seq(b"ACGU").err().expect("U is not DNA");
+        let bad = clean_seq(b"ACGU").expect_err("U is not DNA");
         assert_eq!((bad.position, bad.found.as_str()), (4, "'U'"));
         assert_eq!(reverse_complement(b"AACGTN"), b"NACGTT");
     }

@@ -56,6 +56,7 @@ pub fn evaluate_task<B: Backend>(
     for chunk in seqs.chunks(batch_size.max(1)) {
         let mut prompts = Vec::new();
         let mut slots = Vec::new();
+        let base = pred.len();
         for (i, e) in chunk.iter().enumerate() {
             let class = t.labels.iter().position(|l| *l == e.label).ok_or_else(|| err(format!("unknown label `{}` of {}", e.label, e.id)))?;
             truth.push(class);
@@ -63,7 +64,7 @@ pub fn evaluate_task<B: Backend>(
             let dna = tok.encode_dna(&e.seq).map_err(|e| err(e.to_string()))?;
             if let Some(p) = t.format.generation_prompt(&dna, max_new) {
                 prompts.push(p);
-                slots.push(pred.len() - chunk.len() + i);
+                slots.push(base + i);
             }
         }
         let outputs = generate_greedy(model, &prompts, max_new, SEP_ID).map_err(|e| err(e.to_string()))?;

@@ -2,12 +2,13 @@
 //! `crate::tokenizer::expand`).
 //!
 //! New embedding rows, and new columns of an untied output layer, start at the MEAN of the
-//! existing ones, as Hugging Face `resize_token_embeddings(…, mean_resizing=True)` (its default
-//! since transformers 4.46, which Omni-DNA's `extend_model_tokenizer` calls). Mean
-//! initialisation keeps the new tokens' logits near the average of the old ones instead of at
-//! random values (Hewitt 2021, "Initializing new word embeddings for pretrained language
-//! models"). Old rows and columns are copied exactly, so the logits of the old vocabulary are
-//! unchanged for any input of old tokens.
+//! existing ones. Hugging Face `resize_token_embeddings` (which Omni-DNA's
+//! `extend_model_tokenizer` calls) does the same since transformers 4.46 (`mean_resizing=True`),
+//! there drawn from a normal around the mean with 1e-9 × the old covariance; we take the mean
+//! itself so the result is deterministic. Mean initialisation keeps the new tokens' logits near
+//! the average of the old ones instead of at random values (Hewitt 2021, "Initializing new word
+//! embeddings for pretrained language models"). Old rows and columns are copied exactly, so the
+//! logits of the old vocabulary are unchanged for any input of old tokens.
 
 use burn::nn::Linear;
 use burn::prelude::*;
@@ -24,7 +25,10 @@ fn append_mean<B: Backend>(t: Tensor<B, 2>, dim: usize, n: usize) -> Tensor<B, 2
     let t = t.detach();
     let mean = t.clone().mean_dim(dim); // [1, b] or [a, 1]
     let grown = Tensor::cat(vec![t, mean.repeat_dim(dim, n)], dim);
-    grown.set_require_grad(require_grad)
+    // On an autodiff backend the result of `cat` is not a leaf even when its inputs are
+    // detached; a round trip through host data makes it a fresh leaf parameter.
+    let device = grown.device();
+    Tensor::from_data(grown.into_data(), &device).set_require_grad(require_grad)
 }
 
 /// Same as [`append_mean`] for a bias vector.
@@ -35,7 +39,9 @@ fn append_mean_1d<B: Backend>(t: Tensor<B, 1>, n: usize) -> Tensor<B, 1> {
     let require_grad = t.is_require_grad();
     let t = t.detach();
     let mean = t.clone().mean(); // [1]
-    Tensor::cat(vec![t, mean.repeat_dim(0, n)], 0).set_require_grad(require_grad)
+    let grown = Tensor::cat(vec![t, mean.repeat_dim(0, n)], 0);
+    let device = grown.device();
+    Tensor::from_data(grown.into_data(), &device).set_require_grad(require_grad)
 }
 
 /// Grow the output projection by `n` columns (and bias entries, if any).

@@ -125,6 +125,9 @@ pub fn read_table(path: &Path, spec: &TableSpec) -> Result<Vec<LabelledSeq>, Ben
             task: task_col.map_or_else(|| default_task.clone(), text),
         });
     }
+    if examples.is_empty() {
+        return Err(BenchmarkError::Empty { path: path.into() });
+    }
     Ok(examples)
 }
 
@@ -281,7 +284,7 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_what_to_fix() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cases: [(&str, &str, &str); 6] = [
+        let cases: [(&str, &str, &str); 7] = [
             (
                 "sequence\tclass\nACGT\t1\n",
                 "'label'",
@@ -295,7 +298,8 @@ mod tests {
                 "has 3 fields",
             ),
             ("seq\tlabel\nACGT\t2\n", ":2:", "label '2'"),
-            ("", "x.tsv", "empty"),
+            ("", "x.tsv", "no data rows"),
+            ("seq\tlabel\n", "x.tsv", "no data rows"),
         ];
         let spec = TableSpec {
             labels: Some(vec!["0".into(), "1".into()]),
