@@ -41,6 +41,18 @@ enum Command {
         #[arg(long, value_enum, default_value = "hf")]
         format: ExportFormat,
     },
+    /// Score a finetuned checkpoint on the [[tasks]] of an experiment file (by generation).
+    Eval {
+        /// A finetune run directory, one of its step_NNNNNNN directories, or an export.
+        checkpoint: PathBuf,
+        /// An experiment file whose [[tasks]] (and [finetune] options) say what to evaluate.
+        spec: PathBuf,
+        #[arg(long, default_value = "test", value_parser = ["test", "valid"])]
+        split: String,
+        /// Where results.toml and results.md go; default <checkpoint>/eval/<name>-<split>/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Validate an experiment and print the resolved config, parameter count and tokens per step.
     Check {
         experiment: PathBuf,
@@ -101,12 +113,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Eval { checkpoint, spec, split, out } => {
+            let r = load_experiment(&spec, &[])?;
+            let out = out.unwrap_or_else(|| gfm::train::finetune::eval::default_out(&checkpoint, &r, &split));
+            let evals = gfm::train::finetune::eval::eval_checkpoint(&checkpoint, &r, &split, &out)?;
+            print!("{}", gfm::eval::results::markdown(&evals, &format!("{split} results of {}", checkpoint.display())));
+            println!("\nwritten to {}", out.display());
+            Ok(())
+        }
         Command::Run { experiment, set, resume } => {
             let r = load_experiment(&experiment, &set)?;
             let resume = resume || r.experiment.run.resume;
             let s = match r.experiment.kind {
                 Kind::Pretrain => gfm::train::pretrain::run(&r, resume)?,
                 Kind::Finetune => gfm::train::finetune::run(&r, resume)?,
+                Kind::KmerBaseline => gfm::train::kmer::run(&r, resume)?,
             };
             println!(
                 "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",

@@ -148,9 +148,20 @@ fn every_shipped_experiment_loads_and_validates() {
     let mut n = 0;
     for entry in std::fs::read_dir(root().join("experiments")).unwrap() {
         let p = entry.unwrap().path();
-        if p.extension().is_some_and(|e| e == "toml") {
-            load_experiment(&p, &[]).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            n += 1;
+        if p.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        n += 1;
+        match load_experiment(&p, &[]) {
+            Ok(_) => {}
+            // Finetuning starts from a run another experiment makes; before it exists the error
+            // says so, and with a stand-in checkpoint the rest of the file validates.
+            Err(e) if e.to_string().contains("model.init_from: directory") => {
+                assert!(e.to_string().contains("run the experiment that produces it first"), "{e}");
+                let stand_in = format!("model.init_from={:?}", root().join("tests/fixtures/parity/hf_tied").display().to_string());
+                load_experiment(&p, &[stand_in]).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            }
+            Err(e) => panic!("{}: {e}", p.display()),
         }
     }
     assert!(n >= 2, "expected the shipped experiments, found {n}");

@@ -85,7 +85,10 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
         let abs = if p.is_absolute() { p.clone() } else { base.join(&p) };
         match abs.canonicalize() {
             Ok(c) => exp.model.init_from = Some(c),
-            Err(_) => problems.push(format!("model.init_from: directory {} not found", p.display())),
+            Err(_) => problems.push(format!(
+                "model.init_from: directory {} not found; run the experiment that produces it first (e.g. gfm run experiments/quickstart.toml)",
+                p.display()
+            )),
         }
     }
     let model = resolve_model(&mut exp.model, &mut problems);
@@ -229,8 +232,9 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
     let d = &exp.data;
     match exp.kind {
         Kind::Pretrain => need(!d.train.is_empty(), "data.train is empty: list at least one FASTA file".into()),
-        Kind::Finetune => {
-            need(!exp.tasks.is_empty(), "kind = \"finetune\" needs at least one [[tasks]] table".into());
+        Kind::Finetune | Kind::KmerBaseline => {
+            need(!exp.tasks.is_empty(), format!("kind = \"{}\" needs at least one [[tasks]] table", exp.kind.as_str()));
+            need((1..=8).contains(&exp.baseline.k), format!("baseline.k = {} must be in 1..=8", exp.baseline.k));
             let f = &exp.finetune;
             need(f.replicate >= 1, format!("finetune.replicate = {} must be >= 1", f.replicate));
             need(f.neftune_alpha >= 0.0, format!("finetune.neftune_alpha = {} must be >= 0", f.neftune_alpha));

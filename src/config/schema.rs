@@ -17,6 +17,8 @@ pub enum Kind {
     Pretrain,
     /// Multi-task supervised finetuning by vocabulary expansion (Omni-DNA), then evaluation.
     Finetune,
+    /// Logistic regression on k-mer frequencies for one task: the baseline beside `finetune`.
+    KmerBaseline,
 }
 
 impl Kind {
@@ -24,6 +26,7 @@ impl Kind {
         match self {
             Kind::Pretrain => "pretrain",
             Kind::Finetune => "finetune",
+            Kind::KmerBaseline => "kmer_baseline",
         }
     }
 }
@@ -50,6 +53,9 @@ pub struct Experiment {
     /// Benchmark tasks to finetune on and evaluate (`kind = "finetune"`), as `[[tasks]]` tables.
     #[serde(default)]
     pub tasks: Vec<TaskSpec>,
+    /// The k-mer baseline's options (`kind = "kmer_baseline"`).
+    #[serde(default)]
+    pub baseline: BaselineSection,
     #[serde(default)]
     pub train: TrainSection,
     #[serde(default)]
@@ -179,6 +185,19 @@ impl Default for FinetuneSection {
             eval_batch_size: 32,
             task_tokens: true,
         }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BaselineSection {
+    /// k-mer length; the model has `4^k` inputs per class.
+    pub k: usize,
+}
+
+impl Default for BaselineSection {
+    fn default() -> Self {
+        Self { k: 4 }
     }
 }
 

@@ -26,9 +26,15 @@ pub enum InitError {
 }
 
 /// A gfm source: the run directory and, if one step was named, that checkpoint directory.
+/// An experiment's directory (`checkpoints/<name>`) stands for its newest run.
 fn gfm_source(dir: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
     if dir.join(MODEL_TOML).is_file() {
         return Some((dir.to_path_buf(), None));
+    }
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).filter(|p| p.join(MODEL_TOML).is_file()).collect();
+    runs.sort();
+    if let Some(newest) = runs.pop() {
+        return Some((newest, None));
     }
     let parent = dir.parent()?;
     (dir.join("manifest.toml").is_file() && parent.join(MODEL_TOML).is_file())

@@ -4,6 +4,7 @@
 pub mod checkpoint;
 pub mod finetune;
 pub mod init;
+pub mod kmer;
 pub mod lm;
 pub mod optim;
 pub mod pretrain;

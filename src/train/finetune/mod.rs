@@ -6,6 +6,7 @@
 //! every task is scored by generation into `eval/results.toml` and `eval/results.md`.
 
 pub mod data;
+pub mod eval;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,0 +1,243 @@
+//! `kind = "kmer_baseline"`: multinomial logistic regression on k-mer frequencies, the classical
+//! baseline for a sequence-classification task, trained by the same loop as every model. Each
+//! sequence becomes its `4^k` overlapping k-mer frequencies (windows holding N are skipped),
+//! scaled by `4^k` so a uniform sequence has features near 1; AdamW's weight decay is the L2 term.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::module::{AutodiffModule, Module};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::backend::AutodiffBackend;
+
+use super::finetune::data::{load_task, TaskData};
+use super::run::{RunError, RunSummary, Session};
+use super::task::{EvalMetrics, EvalOutput, StepOutput, Task};
+use super::trainer::{self, LoopSpec};
+use crate::backend::{dispatch, WithBackend};
+use crate::config::Resolved;
+use crate::data::benchmarks::LabelledSeq;
+use crate::eval::classify::TaskEval;
+use crate::eval::metrics::classification_report;
+use crate::eval::results::{markdown, write_results};
+use crate::logging::ConsoleProgress;
+
+/// Frequencies of the `4^k` k-mers of `seq` (index: base-4 number, A=0 C=1 G=2 T=3), times `4^k`.
+pub fn kmer_features(seq: &[u8], k: usize) -> Vec<f32> {
+    let dim = 1usize << (2 * k);
+    let mut counts = vec![0f32; dim];
+    let code = |b: u8| match b {
+        b'A' => Some(0usize),
+        b'C' => Some(1),
+        b'G' => Some(2),
+        b'T' => Some(3),
+        _ => None,
+    };
+    let mut total = 0f32;
+    'windows: for w in seq.windows(k) {
+        let mut idx = 0;
+        for &b in w {
+            let Some(c) = code(b) else { continue 'windows };
+            idx = idx * 4 + c;
+        }
+        counts[idx] += 1.0;
+        total += 1.0;
+    }
+    if total > 0.0 {
+        let scale = dim as f32 / total;
+        counts.iter_mut().for_each(|c| *c *= scale);
+    }
+    counts
+}
+
+#[derive(Module, Debug)]
+pub struct KmerLogReg<B: Backend> {
+    /// `[4^k, classes]` weights and `[classes]` bias.
+    pub linear: Linear<B>,
+}
+
+/// Features and class indices of a split, on the host.
+pub struct Split {
+    pub x: Vec<Vec<f32>>,
+    pub y: Vec<usize>,
+}
+
+impl Split {
+    fn new(seqs: &[LabelledSeq], labels: &[String], k: usize) -> Result<Self, RunError> {
+        let mut y = Vec::with_capacity(seqs.len());
+        for e in seqs {
+            y.push(labels.iter().position(|l| *l == e.label).ok_or_else(|| RunError::Other(format!("unknown label {}", e.label)))?);
+        }
+        Ok(Self { x: seqs.iter().map(|e| kmer_features(&e.seq, k)).collect(), y })
+    }
+}
+
+pub struct KmerBatch {
+    /// `[n * dim]`
+    x: Vec<f32>,
+    y: Vec<i64>,
+    n: usize,
+    dim: usize,
+}
+
+pub struct KmerTask {
+    pub task: TaskData,
+    pub train: Split,
+    pub valid: Split,
+    pub dim: usize,
+}
+
+fn batch(s: &Split, idx: &[usize], dim: usize) -> KmerBatch {
+    KmerBatch {
+        x: idx.iter().flat_map(|&i| s.x[i].iter().copied()).collect(),
+        y: idx.iter().map(|&i| s.y[i] as i64).collect(),
+        n: idx.len(),
+        dim,
+    }
+}
+
+/// # Shapes
+/// - returns logits `[n, classes]`
+fn logits<B: Backend>(m: &KmerLogReg<B>, b: &KmerBatch, device: &B::Device) -> Tensor<B, 2> {
+    m.linear.forward(Tensor::<B, 1>::from_floats(b.x.as_slice(), device).reshape([b.n, b.dim]))
+}
+
+/// Summed cross-entropy of a batch, `[1]`.
+fn ce<B: Backend>(m: &KmerLogReg<B>, b: &KmerBatch, device: &B::Device) -> Tensor<B, 1> {
+    let y = Tensor::<B, 1, Int>::from_ints(b.y.as_slice(), device).reshape([b.n, 1]);
+    log_softmax(logits(m, b, device), 1).gather(1, y).sum().neg()
+}
+
+fn predict<B: Backend>(m: &KmerLogReg<B>, s: &Split, dim: usize, device: &B::Device) -> Vec<Option<usize>> {
+    let all: Vec<usize> = (0..s.x.len()).collect();
+    all.chunks(512)
+        .flat_map(|idx| {
+            let out = logits(m, &batch(s, idx, dim), device).argmax(1).into_data();
+            out.iter::<i64>().map(|c| Some(c as usize)).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+impl<B: AutodiffBackend> Task<B> for KmerTask {
+    type Model = KmerLogReg<B>;
+    type Batch = KmerBatch;
+    fn train_len(&self) -> usize {
+        self.train.x.len()
+    }
+    fn valid_len(&self) -> usize {
+        self.valid.x.len()
+    }
+    fn train_batch(&self, idx: &[usize]) -> KmerBatch {
+        batch(&self.train, idx, self.dim)
+    }
+    fn valid_batch(&self, idx: &[usize]) -> KmerBatch {
+        batch(&self.valid, idx, self.dim)
+    }
+    fn units(&self, b: &KmerBatch) -> f64 {
+        b.n as f64
+    }
+    fn tokens(&self, b: &KmerBatch) -> u64 {
+        b.n as u64
+    }
+    fn step(&self, m: &KmerLogReg<B>, b: &KmerBatch, device: &B::Device) -> StepOutput<B> {
+        StepOutput { loss_sum: ce(m, b, device) }
+    }
+    fn eval(&self, m: &KmerLogReg<B::InnerBackend>, b: &KmerBatch, device: &B::Device) -> EvalOutput {
+        EvalOutput { loss_sum: ce(m, b, device).into_scalar().elem::<f64>(), units: b.n as f64 }
+    }
+    fn eval_metrics(&self, m: &KmerLogReg<B::InnerBackend>, device: &B::Device) -> EvalMetrics {
+        let pred = predict(m, &self.valid, self.dim, device);
+        let r = classification_report(&self.task.labels, &self.valid.y, &pred);
+        EvalMetrics { scalars: vec![(format!("{}/mcc", self.task.name), r.mcc)], select: Some(r.mcc) }
+    }
+}
+
+struct Work<'a> {
+    resolved: &'a Resolved,
+    task: KmerTask,
+    test: Split,
+    total_steps: u64,
+    run_dir: &'a Path,
+    sink: &'a mut dyn crate::logging::MetricSink,
+}
+
+impl WithBackend for Work<'_> {
+    type Output = Result<((trainer::LoopOutcome, String, BTreeMap<String, f64>), TaskEval), RunError>;
+    fn run<B: AutodiffBackend>(self, device: B::Device, backend: &str) -> Self::Output {
+        let exp = &self.resolved.experiment;
+        B::seed(&device, exp.seed);
+        let classes = self.task.task.labels.len();
+        let model = KmerLogReg { linear: LinearConfig::new(self.task.dim, classes).init::<B>(&device) };
+        let mut progress = ConsoleProgress::new(self.total_steps, 0, exp.train.log_every);
+        let spec = LoopSpec { train: &exp.train, total_steps: self.total_steps, seed: exp.seed, run_dir: self.run_dir };
+        let (model, outcome) = trainer::train::<B, _>(&self.task, model, &spec, None, self.sink, &mut progress, &device)?;
+        let pred = predict(&model.valid(), &self.test, self.task.dim, &device);
+        let t = &self.task.task;
+        let report = classification_report(&t.labels, &self.test.y, &pred);
+        let eval = TaskEval { task: t.name.clone(), metric: t.metric, value: report.get(t.metric), consistency: 1.0, report };
+        let chosen = format!("step_{:07} (final; k-mer logistic regression)", outcome.state.step);
+        write_results(&self.run_dir.join("eval"), std::slice::from_ref(&eval), &chosen, "test")
+            .map_err(|e| RunError::Other(format!("writing eval/: {e}")))?;
+        let mut metrics = BTreeMap::new();
+        metrics.insert(format!("test/{}/{}", t.name, t.metric.name()), eval.value);
+        metrics.insert(format!("test/{}/mcc", t.name), eval.report.mcc);
+        Ok(((outcome, backend.to_string(), metrics), eval))
+    }
+}
+
+pub fn run(resolved: &Resolved, resume: bool) -> Result<RunSummary, RunError> {
+    let exp = &resolved.experiment;
+    if resume {
+        return Err(RunError::Other("kmer_baseline runs are short and not resumable; run it again".into()));
+    }
+    let [spec] = exp.tasks.as_slice() else {
+        return Err(RunError::Other(format!("kind = \"kmer_baseline\" takes exactly one [[tasks]] table, found {}", exp.tasks.len())));
+    };
+    let mut session = Session::open(resolved, false)?;
+    let run_path = session.run_dir.path.clone();
+    let k = exp.baseline.k;
+    let task = load_task(spec, &exp.finetune, exp.seed)?;
+    session.say(&format!(
+        "task {}: {} train / {} valid / {} test; {k}-mer frequencies ({} features)",
+        task.name, task.train.len(), task.valid.len(), task.test.len(), 1usize << (2 * k)
+    ));
+    let train = Split::new(&task.train, &task.labels, k)?;
+    let valid = Split::new(&task.valid, &task.labels, k)?;
+    let test = Split::new(&task.test, &task.labels, k)?;
+    let seqs_per_step = exp.train.batch_size * exp.train.grad_accum;
+    let total = super::pretrain::total_steps(exp.train.duration, train.x.len(), 1.0, seqs_per_step);
+    let mut sink = session.sinks()?;
+    let work = Work {
+        resolved,
+        task: KmerTask { task, train, valid, dim: 1 << (2 * k) },
+        test,
+        total_steps: total,
+        run_dir: &run_path,
+        sink: &mut sink,
+    };
+    let result = dispatch(exp.run.device, work).map_err(RunError::from).and_then(|r| r);
+    let result = result.map(|(outcome, eval)| {
+        eprintln!("{}", markdown(std::slice::from_ref(&eval), "test results"));
+        outcome
+    });
+    session.conclude(sink, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kmer_features_count_overlapping_windows_and_skip_n() {
+        // k = 1 on "AACN": A twice, C once, N skipped; 3 windows, scaled by 4 / 3.
+        let f = kmer_features(b"AACN", 1);
+        assert_eq!(f, vec![8.0 / 3.0, 4.0 / 3.0, 0.0, 0.0]);
+        // k = 2 on "ACGT": AC (0*4+1), CG (1*4+2), GT (2*4+3); 16 / 3 each.
+        let f = kmer_features(b"ACGT", 2);
+        let hot: Vec<usize> = (0..16).filter(|&i| f[i] > 0.0).collect();
+        assert_eq!(hot, vec![1, 6, 11]);
+        assert!((f[1] - 16.0 / 3.0).abs() < 1e-6);
+    }
+}
