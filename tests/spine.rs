@@ -479,9 +479,54 @@ out_dir = "{out}"
     assert!(!gfm::train::checkpoint::list(&run.join("best")).is_empty());
     assert!(s.metrics.contains_key("test/nontata/accuracy"));
 
+    // `gfm eval` on the best checkpoint reproduces the run's own test scores.
+    let best = gfm::train::checkpoint::list(&run.join("best"))[0].1.clone();
+    let out = dir.path().join("eval-again");
+    let evals = gfm::train::finetune::eval::eval_checkpoint(&best, &r, "test", &out).unwrap();
+    assert_eq!(evals[0].report.n as i64, row["n"].as_integer().unwrap());
+    assert_eq!(evals[0].value, row["value"].as_float().unwrap());
+    assert!(out.join("results.toml").exists() && out.join("results.md").exists());
+
     // The finetuned run exports like any other (its model.toml carries the expanded vocabulary).
     let export = dir.path().join("export");
     gfm::export::export_checkpoint(&run, &export, gfm::export::ExportDtype::F32, gfm::export::ExportFormat::Hf).unwrap();
     let (cfg, _) = gfm::export::load_pretrained::<B>(&export, &Default::default()).unwrap();
     assert_eq!(cfg.vocab_size, new.vocab_size());
+}
+
+#[test]
+fn validation_examples_are_shuffled_so_a_prefix_holds_every_class() {
+    // The nontata file is sorted by label; the first examples of validation must not be one class.
+    let Some(data) = nontata() else { return };
+    let spec: gfm::config::TaskSpec = toml::from_str(&format!(
+        "name = \"nontata\"\nformat = \"table\"\npath = \"{}\"\nsplit = [0.8, 0.1, 0.1]\n",
+        data.display()
+    ))
+    .unwrap();
+    let t = gfm::train::finetune::data::load_task(&spec, &Default::default(), 7).unwrap();
+    assert_eq!((t.train.len(), t.valid.len(), t.test.len()), (7227, 904, 903));
+    let first: std::collections::BTreeSet<&str> = t.valid[..32].iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(first.len(), 2, "the first 32 validation examples hold one class only");
+}
+
+#[test]
+fn neftune_noise_is_on_in_training_and_off_in_evaluation() {
+    use gfm::data::sft::{sft_batch, SftFormat, SftStats, Truncation};
+    use gfm::train::finetune::sft_loss;
+    let device = Default::default();
+    B::seed(&device, 9);
+    let model = tiny_config(NormKind::LayerNormNoAffine, true).init::<B>(&device);
+    let format = SftFormat::new(vec![], 3, 16, Truncation::DnaLeft).unwrap();
+    let mut stats = SftStats::default();
+    let ex = format.example(&[7, 8, 9, 10, 11], &[30], &mut stats).unwrap().unwrap();
+    let batch = sft_batch(&[&ex]);
+    let plain = |alpha: f64| sft_loss(&model, &batch, alpha, &device).into_scalar();
+    // Without noise the loss is the plain masked cross-entropy, the same on every call.
+    let (i, t, m) = batch.tensors::<B>(&device);
+    let reference = gfm::train::lm::masked_cross_entropy_sum(model.forward(i), t, m).into_scalar();
+    assert_eq!(plain(0.0), reference);
+    assert_eq!(plain(0.0), plain(0.0));
+    // With alpha = 5 every call draws new noise.
+    let (a, b) = (plain(5.0), plain(5.0));
+    assert!(a != b && a != reference, "{a} {b} {reference}");
 }

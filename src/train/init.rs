@@ -36,9 +36,13 @@ fn gfm_source(dir: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
     if let Some(newest) = runs.pop() {
         return Some((newest, None));
     }
+    // A checkpoint directory: its run is the parent (`step_N`) or grandparent (`best/step_N`).
+    if !dir.join("manifest.toml").is_file() {
+        return None;
+    }
     let parent = dir.parent()?;
-    (dir.join("manifest.toml").is_file() && parent.join(MODEL_TOML).is_file())
-        .then(|| (parent.to_path_buf(), Some(dir.to_path_buf())))
+    let run = [Some(parent), parent.parent()].into_iter().flatten().find(|d| d.join(MODEL_TOML).is_file())?;
+    Some((run.to_path_buf(), Some(dir.to_path_buf())))
 }
 
 /// Write the shape of a run's checkpoints.

@@ -1,7 +1,8 @@
 //! `kind = "kmer_baseline"`: multinomial logistic regression on k-mer frequencies, the classical
 //! baseline for a sequence-classification task, trained by the same loop as every model. Each
-//! sequence becomes its `4^k` overlapping k-mer frequencies (windows holding N are skipped),
-//! scaled by `4^k` so a uniform sequence has features near 1; AdamW's weight decay is the L2 term.
+//! sequence becomes its `4^k` overlapping k-mer counts (windows holding N are skipped), scaled to
+//! unit L2 norm so the logits' scale does not depend on k or the sequence length; AdamW's weight
+//! decay is the L2 penalty.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,7 +25,7 @@ use crate::eval::metrics::classification_report;
 use crate::eval::results::{markdown, write_results};
 use crate::logging::ConsoleProgress;
 
-/// Frequencies of the `4^k` k-mers of `seq` (index: base-4 number, A=0 C=1 G=2 T=3), times `4^k`.
+/// Counts of the `4^k` k-mers of `seq` (index: base-4 number, A=0 C=1 G=2 T=3), unit L2 norm.
 pub fn kmer_features(seq: &[u8], k: usize) -> Vec<f32> {
     let dim = 1usize << (2 * k);
     let mut counts = vec![0f32; dim];
@@ -35,7 +36,6 @@ pub fn kmer_features(seq: &[u8], k: usize) -> Vec<f32> {
         b'T' => Some(3),
         _ => None,
     };
-    let mut total = 0f32;
     'windows: for w in seq.windows(k) {
         let mut idx = 0;
         for &b in w {
@@ -43,11 +43,10 @@ pub fn kmer_features(seq: &[u8], k: usize) -> Vec<f32> {
             idx = idx * 4 + c;
         }
         counts[idx] += 1.0;
-        total += 1.0;
     }
-    if total > 0.0 {
-        let scale = dim as f32 / total;
-        counts.iter_mut().for_each(|c| *c *= scale);
+    let norm = counts.iter().map(|c| c * c).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        counts.iter_mut().for_each(|c| *c /= norm);
     }
     counts
 }
@@ -231,13 +230,14 @@ mod tests {
 
     #[test]
     fn kmer_features_count_overlapping_windows_and_skip_n() {
-        // k = 1 on "AACN": A twice, C once, N skipped; 3 windows, scaled by 4 / 3.
+        // k = 1 on "AACN": A twice, C once, N skipped; norm sqrt(4 + 1).
         let f = kmer_features(b"AACN", 1);
-        assert_eq!(f, vec![8.0 / 3.0, 4.0 / 3.0, 0.0, 0.0]);
-        // k = 2 on "ACGT": AC (0*4+1), CG (1*4+2), GT (2*4+3); 16 / 3 each.
+        let r5 = 5f32.sqrt();
+        assert_eq!(f, vec![2.0 / r5, 1.0 / r5, 0.0, 0.0]);
+        // k = 2 on "ACGT": AC (0*4+1), CG (1*4+2), GT (2*4+3); 1/sqrt(3) each.
         let f = kmer_features(b"ACGT", 2);
         let hot: Vec<usize> = (0..16).filter(|&i| f[i] > 0.0).collect();
         assert_eq!(hot, vec![1, 6, 11]);
-        assert!((f[1] - 16.0 / 3.0).abs() < 1e-6);
+        assert!((f[1] - 1.0 / 3f32.sqrt()).abs() < 1e-6);
     }
 }

@@ -75,6 +75,10 @@ pub fn load_task(spec: &TaskSpec, ft: &FinetuneSection, seed: u64) -> Result<Tas
             (pick(&train_all, &parts[0]), pick(&train_all, &parts[1]), pick(&train_all, &parts[2]))
         }
     };
+    // Split parts come back in file order, and benchmark files are often sorted by label: shuffle
+    // the validation part so the first `eval_max_examples` of it hold every class.
+    let mut valid = valid;
+    valid.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x7a11d));
     if let Some(max) = spec.max_train.filter(|&m| m < train.len()) {
         train.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x5eed));
         train.truncate(max);

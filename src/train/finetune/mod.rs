@@ -74,7 +74,12 @@ impl FinetuneTask {
     }
 }
 
-fn loss<B: Backend>(model: &OlmoModel<B>, batch: &LmBatch, alpha: f64, device: &B::Device) -> Tensor<B, 1> {
+/// Summed answer-only loss of an SFT batch, with NEFTune noise of scale `alpha` on the input
+/// embeddings (`alpha = 0`: none, as in evaluation).
+///
+/// # Shapes
+/// - returns `[1]`
+pub fn sft_loss<B: Backend>(model: &OlmoModel<B>, batch: &LmBatch, alpha: f64, device: &B::Device) -> Tensor<B, 1> {
     let (inputs, targets, mask) = batch.tensors::<B>(device);
     let mut x = model.embed(inputs); // [batch, seq, d_model]
     if alpha > 0.0 {
@@ -108,11 +113,11 @@ impl<B: AutodiffBackend> Task<B> for FinetuneTask {
         batch.tokens
     }
     fn step(&self, model: &OlmoModel<B>, batch: &LmBatch, device: &B::Device) -> StepOutput<B> {
-        StepOutput { loss_sum: loss(model, batch, self.neftune_alpha, device) }
+        StepOutput { loss_sum: sft_loss(model, batch, self.neftune_alpha, device) }
     }
     fn eval(&self, model: &OlmoModel<B::InnerBackend>, batch: &LmBatch, device: &B::Device) -> EvalOutput {
         // NEFTune is off in evaluation.
-        let l = loss(model, batch, 0.0, device);
+        let l = sft_loss(model, batch, 0.0, device);
         EvalOutput { loss_sum: l.into_scalar().elem::<f64>(), units: batch.units() }
     }
     fn eval_metrics(&self, model: &OlmoModel<B::InnerBackend>, _device: &B::Device) -> EvalMetrics {
