@@ -28,6 +28,7 @@ pub use nt::{nt_metric, read_nt, GB_METRIC, NT_TASKS};
 pub use split::{split_by_seed, stratified_split};
 pub use table::{read_table, Delimiter, TableSpec};
 
+use super::fasta::describe_byte;
 use super::DataError;
 
 /// One labelled example of a classification benchmark.
@@ -195,16 +196,6 @@ fn clean_seq(raw: &[u8]) -> Result<Vec<u8>, BadBase> {
             }),
         })
         .collect()
-}
-
-/// Human-readable name of a byte for error messages.
-fn describe_byte(b: u8) -> String {
-    match b {
-        b' ' => "a space".to_string(),
-        b'\t' => "a tab".to_string(),
-        _ if b.is_ascii_graphic() => format!("'{}'", char::from(b)),
-        _ => format!("the byte 0x{b:02x}"),
-    }
 }
 
 /// Reverse complement of upper-case `ACGTN` (anything else maps to `N`).

@@ -202,7 +202,7 @@ fn unambiguous_runs(bases: &[u8]) -> Vec<(usize, usize)> {
 }
 
 /// Human-readable name of a byte for error messages.
-fn describe_byte(b: u8) -> String {
+pub(crate) fn describe_byte(b: u8) -> String {
     match b {
         b' ' => "a space".to_string(),
         b'\t' => "a tab".to_string(),
