@@ -530,3 +530,25 @@ fn neftune_noise_is_on_in_training_and_off_in_evaluation() {
     let (a, b) = (plain(5.0), plain(5.0));
     assert!(a != b && a != reference, "{a} {b} {reference}");
 }
+
+#[test]
+fn resume_skips_a_corrupted_newest_checkpoint_and_keeps_its_own_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("checkpoints");
+    let p = write_experiment(dir.path(), &tiny_experiment(&out, 20, ""));
+    gfm::train::pretrain::run(&load_experiment(&p, &[]).unwrap(), false).unwrap();
+    let run = only_run_dir(&out);
+    // Corrupt the newest checkpoint (step 20) by truncating its weights.
+    let model = run.join("step_0000020/model.mpk");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+
+    let s = gfm::train::pretrain::run(&load_experiment(&p, &[]).unwrap(), true).unwrap();
+    assert_eq!(s.steps, 20);
+    let record = gfm::train::record::RunRecord::load(&run.join("record.toml")).unwrap();
+    assert_eq!(record.resumed_from_step, Some(10), "resumed from the previous good checkpoint");
+    assert!(run.join(".corrupt-step_0000020").is_dir(), "the corrupted checkpoint is kept aside, not deleted");
+    let steps: Vec<u64> = gfm::train::checkpoint::list(&run).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(steps, vec![20, 10]);
+    gfm::train::checkpoint::load(&run.join("step_0000020")).unwrap();
+}

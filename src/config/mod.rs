@@ -84,7 +84,8 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
     if let Some(p) = exp.model.init_from.clone() {
         let abs = if p.is_absolute() { p.clone() } else { base.join(&p) };
         match abs.canonicalize() {
-            Ok(c) => exp.model.init_from = Some(c),
+            // An experiment's directory stands for its newest complete run: record which one.
+            Ok(c) => exp.model.init_from = Some(crate::train::init::concrete_source(&c)),
             Err(_) => problems.push(format!(
                 "model.init_from: directory {} not found; run the experiment that produces it first (e.g. gfm run experiments/quickstart.toml)",
                 p.display()
@@ -210,8 +211,8 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
             problems.push(msg)
         }
     };
-    need(!exp.name.trim().is_empty() && !exp.name.contains(['/', '\\']), format!(
-        "name = \"{}\" must be a non-empty name without slashes (it names the run directory)", exp.name));
+    need(!exp.name.trim().is_empty() && !exp.name.contains(['/', '\\']) && !exp.name.starts_with('.'), format!(
+        "name = \"{}\" must be a non-empty name without slashes or a leading dot (it names the run directory)", exp.name));
     if let Some(m) = model {
         need(m.n_layers >= 1, format!("model.n_layers = {} must be >= 1", m.n_layers));
         need(m.n_heads >= 1 && m.d_model % m.n_heads == 0, format!(
@@ -234,6 +235,10 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
         Kind::Pretrain => need(!d.train.is_empty(), "data.train is empty: list at least one FASTA file".into()),
         Kind::Finetune | Kind::KmerBaseline => {
             need(!exp.tasks.is_empty(), format!("kind = \"{}\" needs at least one [[tasks]] table", exp.kind.as_str()));
+            need(exp.kind != Kind::Finetune || exp.model.init_from.is_some(),
+                "kind = \"finetune\" needs model.init_from: a gfm run, a gfm export or an OLMo checkpoint".into());
+            need(exp.kind != Kind::KmerBaseline || exp.tasks.len() == 1,
+                format!("kind = \"kmer_baseline\" takes exactly one [[tasks]] table, found {}", exp.tasks.len()));
             need((1..=8).contains(&exp.baseline.k), format!("baseline.k = {} must be in 1..=8", exp.baseline.k));
             let f = &exp.finetune;
             need(f.replicate >= 1, format!("finetune.replicate = {} must be >= 1", f.replicate));

@@ -31,7 +31,12 @@ fn gfm_source(dir: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
     if dir.join(MODEL_TOML).is_file() {
         return Some((dir.to_path_buf(), None));
     }
-    let mut runs: Vec<PathBuf> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).filter(|p| p.join(MODEL_TOML).is_file()).collect();
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(MODEL_TOML).is_file() && !checkpoint::list(p).is_empty())
+        .collect();
     runs.sort();
     if let Some(newest) = runs.pop() {
         return Some((newest, None));
@@ -43,6 +48,15 @@ fn gfm_source(dir: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
     let parent = dir.parent()?;
     let run = [Some(parent), parent.parent()].into_iter().flatten().find(|d| d.join(MODEL_TOML).is_file())?;
     Some((run.to_path_buf(), Some(dir.to_path_buf())))
+}
+
+/// `dir` itself, or, for an experiment's directory, the newest run in it with a checkpoint.
+pub fn concrete_source(dir: &Path) -> PathBuf {
+    match gfm_source(dir) {
+        Some((run, None)) => run,
+        Some((_, Some(step))) => step,
+        None => dir.to_path_buf(),
+    }
 }
 
 /// Write the shape of a run's checkpoints.
@@ -78,8 +92,12 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<(OlmoCon
         return Ok(crate::export::load_pretrained::<B>(dir, device)?);
     };
     let cfg = read_model_toml(&run)?;
+    // A run directory means its best checkpoint by validation metric when it has one (finetuning),
+    // else its newest.
+    let best = run.join(super::trainer::BEST_DIR);
     let ck = match step {
         Some(step) => checkpoint::load(&step)?,
+        None if !checkpoint::list(&best).is_empty() => checkpoint::load_newest(&best, |w| eprintln!("{w}"))?,
         None => checkpoint::load_newest(&run, |w| eprintln!("{w}"))?,
     };
     let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::default()

@@ -1,5 +1,6 @@
 //! One run, one directory: `<out_dir>/<experiment>/<run id>/` with `config.toml` (written first),
-//! `record.toml`, `train.log`, `tensorboard/`, `tokenizer.json` and `step_NNNNNNN/` checkpoints.
+//! `model.toml`, `record.toml`, `train.log`, `tensorboard/`, `tokenizer.json`, `step_NNNNNNN/`
+//! checkpoints, and for finetuning `best/step_NNNNNNN/` and `eval/`.
 //! This file creates or finds that directory and writes the record; the kinds fill in the rest.
 
 use std::fs;
@@ -62,6 +63,15 @@ impl RunDir {
             for run in runs.iter().rev() {
                 match checkpoint::load_newest(run, &mut *warn) {
                     Ok(ck) => {
+                        // Newer checkpoints that failed verification would otherwise count as
+                        // the newest in keep-last-N and get the resumed run's checkpoints deleted.
+                        for (step, dir) in checkpoint::list(run).into_iter().filter(|(s, _)| *s > ck.state.step) {
+                            let aside = run.join(format!(".corrupt-step_{step:07}"));
+                            match fs::rename(&dir, &aside) {
+                                Ok(()) => warn(&format!("moved the unreadable {} aside to {}", dir.display(), aside.display())),
+                                Err(e) => warn(&format!("warning: cannot move {} aside: {e}", dir.display())),
+                            }
+                        }
                         let run_id = run.file_name().unwrap_or_default().to_string_lossy().to_string();
                         check_same_config(run, resolved, warn);
                         return Ok(Self { path: run.clone(), run_id, resume: Some(ck) });
@@ -99,12 +109,11 @@ fn check_same_config(run: &Path, resolved: &Resolved, warn: &mut dyn FnMut(&str)
     let strip = |r: &Resolved| {
         let mut e = r.experiment.clone();
         e.run.resume = false;
-        e.train.duration = crate::config::Duration::Steps(1);
         toml::to_string(&e).unwrap_or_default()
     };
     if strip(&saved) != strip(resolved) {
-        warn("warning: the experiment differs from the config the run started with (beyond run.resume and train.duration); \
-              the resumed run uses the new values and will not match an uninterrupted one");
+        warn("warning: the experiment differs from the config the run started with; the resumed run uses the new values \
+              (a new train.duration also reshapes the learning-rate schedule) and will not match an uninterrupted one");
     }
 }
 
@@ -138,6 +147,17 @@ pub struct Session {
     record: RunRecord,
     energy: EnergyMeter,
     started: Instant,
+    concluded: bool,
+}
+
+impl Drop for Session {
+    /// A run that failed while preparing (before [`Session::conclude`]) must not stay "running".
+    fn drop(&mut self) {
+        if !self.concluded {
+            let path = self.run_dir.record_path();
+            finish_record(&mut self.record, &path, "failed: stopped while preparing data or model (see train.log and the error printed)");
+        }
+    }
 }
 
 impl Session {
@@ -161,7 +181,7 @@ impl Session {
         record.resumed_from_step = run_dir.resume.as_ref().map(|c| c.state.step).or(record.resumed_from_step);
         record.status = "running".into();
         record.save(&run_dir.record_path()).ok();
-        let mut s = Self { run_dir, log: Some(log), record, energy: EnergyMeter::start(exp.run.tdp_watts), started };
+        let mut s = Self { run_dir, log: Some(log), record, energy: EnergyMeter::start(exp.run.tdp_watts), started, concluded: false };
         s.say(&format!("run directory: {}", s.run_dir.path.display()));
         Ok(s)
     }
@@ -191,6 +211,7 @@ impl Session {
         mut sink: MultiSink,
         result: Result<(LoopOutcome, String, BTreeMap<String, f64>), RunError>,
     ) -> Result<RunSummary, RunError> {
+        self.concluded = true;
         let wall_s = self.started.elapsed().as_secs_f64();
         let record = &mut self.record;
         record.wall_time_s += wall_s;

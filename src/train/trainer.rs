@@ -227,8 +227,10 @@ pub fn train<B: AutodiffBackend, T: Task<B>>(
                 // keep-last-N rotation, in `best/step_NNNNNNN`.
                 let best_dir = spec.run_dir.join(BEST_DIR);
                 std::fs::create_dir_all(&best_dir).map_err(|source| CheckpointError::Io { path: best_dir.clone(), source })?;
-                checkpoint::save(&best_dir, &model_bytes, &optim_bytes, &state)?;
-                checkpoint::keep_last(&best_dir, 1)?;
+                let saved = checkpoint::save(&best_dir, &model_bytes, &optim_bytes, &state)?;
+                for (_, old) in checkpoint::list(&best_dir).into_iter().filter(|(_, d)| *d != saved) {
+                    std::fs::remove_dir_all(&old).map_err(|source| CheckpointError::Io { path: old.clone(), source })?;
+                }
             }
             if periodic {
                 let dir = checkpoint::save(spec.run_dir, &model_bytes, &optim_bytes, &state)?;

@@ -121,8 +121,12 @@ impl<B: AutodiffBackend> Task<B> for FinetuneTask {
         EvalOutput { loss_sum: l.into_scalar().elem::<f64>(), units: batch.units() }
     }
     fn eval_metrics(&self, model: &OlmoModel<B::InnerBackend>, _device: &B::Device) -> EvalMetrics {
-        let Ok(evals) = self.evaluate(model, "valid", self.eval_max_examples) else {
-            return EvalMetrics::default();
+        let evals = match self.evaluate(model, "valid", self.eval_max_examples) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("warning: validation generation failed, no best checkpoint this time: {e}");
+                return EvalMetrics::default();
+            }
         };
         let mut scalars = Vec::new();
         for e in &evals {
@@ -220,7 +224,14 @@ pub fn run(resolved: &Resolved, resume: bool) -> Result<RunSummary, RunError> {
     for (t, v) in tasks.iter().zip(&vocab) {
         let format = SftFormat::new(v.prompt.clone(), ft.replicate, model_cfg.context, ft.truncation)
             .map_err(|e| RunError::Other(format!("task {}: {e}", t.name)))?;
-        train.push(sft_examples(&t.train, t, v, &format, &tok, &mut stats)?);
+        let examples = sft_examples(&t.train, t, v, &format, &tok, &mut stats)?;
+        if examples.is_empty() {
+            return Err(RunError::Other(format!(
+                "task {}: every training example was dropped as too long for context {}; use finetune.truncation = \"dna_left\"",
+                t.name, model_cfg.context
+            )));
+        }
+        train.push(examples);
         valid.extend(sft_examples(&t.valid, t, v, &format, &tok, &mut stats)?);
         formats.push(format);
     }
