@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
-use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use gfm::config::TrainSection;
 use gfm::train::lm::{masked_cross_entropy_sum, LmBatch};
