@@ -6,6 +6,7 @@ pub mod data;
 pub mod eval;
 pub mod export;
 pub mod logging;
+pub mod mmidas;
 pub mod model;
 pub mod tokenizer;
 pub mod train;

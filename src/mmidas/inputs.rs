@@ -1,0 +1,363 @@
+//! Readers for per-modality gene embedding tables: `.npy` + ids file, safetensors + ids file,
+//! and CSV/TSV (optionally gzipped) with the id in the first column.
+//!
+//! Every reader checks sizes against the file length before allocating, then hands the rows to
+//! [`finish`], which rejects empty tables, duplicate ids and non-finite values.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::{EmbeddingTable, InputError};
+
+const NPY_MAGIC: &[u8; 6] = b"\x93NUMPY";
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Read one modality's table. `.npy` and `.safetensors` need `ids_path` (one id per line, in row
+/// order); anything else is read as CSV/TSV with a header row and the id in the first column.
+pub fn read_table(
+    path: &Path,
+    ids_path: Option<&Path>,
+    modality: &str,
+) -> Result<EmbeddingTable, InputError> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let (ids, dim, values) = if name.ends_with(".npz") {
+        return Err(InputError::Format {
+            path: path.to_path_buf(),
+            reason: "`.npz` archives are not supported; save the matrix with `numpy.save` \
+                     (a 2-D `.npy`) and write the gene ids to a text file, one per line"
+                .into(),
+        });
+    } else if name.ends_with(".npy") {
+        let (rows, dim, values) = read_npy(path)?;
+        (read_ids_for(path, ids_path, rows)?, dim, values)
+    } else if name.ends_with(".safetensors") {
+        let (rows, dim, values) = read_safetensors(path)?;
+        (read_ids_for(path, ids_path, rows)?, dim, values)
+    } else {
+        read_delimited(path)?
+    };
+    finish(path, modality, ids, dim, values)
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InputError + '_ {
+    move |source| InputError::Io { path: path.to_path_buf(), source }
+}
+
+fn truncated(path: &Path, expected: u64, found: u64) -> InputError {
+    InputError::Truncated { path: path.to_path_buf(), expected, found }
+}
+
+fn format_err(path: &Path, reason: impl Into<String>) -> InputError {
+    InputError::Format { path: path.to_path_buf(), reason: reason.into() }
+}
+
+/// Validate the assembled table: non-empty, unique ids, finite values.
+fn finish(
+    path: &Path,
+    modality: &str,
+    ids: Vec<String>,
+    dim: usize,
+    values: Vec<f32>,
+) -> Result<EmbeddingTable, InputError> {
+    if ids.is_empty() || dim == 0 {
+        return Err(InputError::Empty { path: path.to_path_buf(), rows: ids.len(), dim });
+    }
+    debug_assert_eq!(values.len(), ids.len() * dim);
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
+    for (row, id) in ids.iter().enumerate() {
+        if let Some(first) = seen.insert(id.as_str(), row) {
+            return Err(InputError::DuplicateId {
+                path: path.to_path_buf(),
+                id: id.clone(),
+                first_row: first + 1,
+                second_row: row + 1,
+            });
+        }
+    }
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(InputError::NonFinite {
+            path: path.to_path_buf(),
+            row: i / dim + 1,
+            column: i % dim + 1,
+            id: ids[i / dim].clone(),
+            value: values[i],
+        });
+    }
+    Ok(EmbeddingTable { modality: modality.to_string(), ids, dim, values })
+}
+
+/// Ids file for a matrix format: one id per line, blank lines ignored, count must match `rows`.
+fn read_ids_for(
+    path: &Path,
+    ids_path: Option<&Path>,
+    rows: usize,
+) -> Result<Vec<String>, InputError> {
+    let Some(ids_path) = ids_path else {
+        return Err(format_err(
+            path,
+            "this matrix format carries no gene ids; \
+             pass an ids file (one id per line, in row order)",
+        ));
+    };
+    let text = std::fs::read_to_string(ids_path).map_err(io_err(ids_path))?;
+    let ids: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    if ids.len() != rows {
+        return Err(InputError::IdCount {
+            path: path.to_path_buf(),
+            ids_path: ids_path.to_path_buf(),
+            ids: ids.len(),
+            rows,
+        });
+    }
+    Ok(ids)
+}
+
+/// Bytes the data section must hold, or an error if the shape overflows.
+fn data_bytes(path: &Path, rows: usize, dim: usize, item: usize) -> Result<u64, InputError> {
+    rows.checked_mul(dim)
+        .and_then(|n| n.checked_mul(item))
+        .map(|n| n as u64)
+        .ok_or_else(|| format_err(path, format!("shape ({rows}, {dim}) overflows")))
+}
+
+fn check_size(path: &Path, expected: u64, available: u64) -> Result<(), InputError> {
+    if available < expected {
+        return Err(InputError::Truncated { path: path.to_path_buf(), expected, found: available });
+    }
+    if available > expected {
+        return Err(format_err(
+            path,
+            format!(
+                "{} trailing bytes after the {expected} data bytes; the file may be corrupt",
+                available - expected
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn decode<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
+    bytes.chunks_exact(N).map(|c| f(c.try_into().expect("chunk size"))).collect()
+}
+
+/// NumPy `.npy` v1/v2/v3: little-endian `<f4`/`<f8`, C order, 2-D.
+fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let file_len = file.metadata().map_err(io_err(path))?.len();
+    let bad = |reason: String| InputError::NpyHeader { path: path.to_path_buf(), reason };
+    let mut prefix = [0u8; 12];
+    if file_len < 10 {
+        return Err(truncated(path, 10, file_len));
+    }
+    let got = file_len.min(12) as usize;
+    file.read_exact(&mut prefix[..got]).map_err(io_err(path))?;
+    if &prefix[..6] != NPY_MAGIC {
+        return Err(bad("missing the \\x93NUMPY magic; is this a .npy file?".into()));
+    }
+    let (header_len, header_start) = match prefix[6] {
+        1 => (u16::from_le_bytes([prefix[8], prefix[9]]) as u64, 10u64),
+        2 | 3 if got == 12 => (u32::from_le_bytes(prefix[8..12].try_into().unwrap()) as u64, 12),
+        2 | 3 => return Err(truncated(path, 12, file_len)),
+        v => return Err(bad(format!("version {v}.{} is not supported (1, 2, 3 are)", prefix[7]))),
+    };
+    let data_start = header_start + header_len;
+    if data_start > file_len {
+        return Err(truncated(path, data_start, file_len));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.seek(SeekFrom::Start(header_start)).map_err(io_err(path))?;
+    file.read_exact(&mut header).map_err(io_err(path))?;
+    let header = String::from_utf8_lossy(&header).into_owned();
+    let descr = npy_field(&header, "descr")
+        .map(|v| v.trim_matches(|c| c == '\'' || c == '"').to_string())
+        .ok_or_else(|| bad(format!("no 'descr' in header {header:?}")))?;
+    let item = match descr.as_str() {
+        "<f4" => 4,
+        "<f8" => 8,
+        other => {
+            return Err(bad(format!(
+                "dtype {other:?} is not supported; save little-endian float32/float64 \
+                 (`arr.astype('<f4')`)"
+            )))
+        }
+    };
+    match npy_field(&header, "fortran_order").as_deref() {
+        Some("False") => {}
+        Some("True") => {
+            return Err(bad("Fortran order is not supported; save np.ascontiguousarray(arr)".into()))
+        }
+        _ => return Err(bad(format!("no 'fortran_order' in header {header:?}"))),
+    }
+    let shape = npy_field(&header, "shape")
+        .ok_or_else(|| bad(format!("no 'shape' in header {header:?}")))?;
+    let dims: Vec<usize> = shape
+        .trim_matches(|c| c == '(' || c == ')')
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| bad(format!("shape {shape} is not a tuple of integers"))))
+        .collect::<Result<_, _>>()?;
+    let [rows, dim] = dims[..] else {
+        let d = dims.len();
+        return Err(bad(format!("shape {shape} is {d}-D; the table must be 2-D (genes, dim)")));
+    };
+    check_size(path, data_bytes(path, rows, dim, item)?, file_len - data_start)?;
+    let mut data = vec![0u8; rows * dim * item];
+    file.read_exact(&mut data).map_err(io_err(path))?;
+    let values = if item == 4 {
+        decode::<4>(&data, f32::from_le_bytes)
+    } else {
+        decode::<8>(&data, |b| f64::from_le_bytes(b) as f32)
+    };
+    Ok((rows, dim, values))
+}
+
+/// Raw text of `'key': value` in a NumPy header dict; tuples kept whole.
+fn npy_field(header: &str, key: &str) -> Option<String> {
+    let at = header.find(&format!("'{key}'"))?;
+    let rest = header[at + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
+    let end = if rest.starts_with('(') {
+        rest.find(')')? + 1
+    } else {
+        rest.find([',', '}']).unwrap_or(rest.len())
+    };
+    Some(rest[..end].trim().to_string())
+}
+
+/// Safetensors file holding exactly one 2-D F32/F64/BF16/F16 tensor.
+fn read_safetensors(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let file_len = file.metadata().map_err(io_err(path))?.len();
+    let truncated = |expected| truncated(path, expected, file_len);
+    if file_len < 8 {
+        return Err(truncated(8));
+    }
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).map_err(io_err(path))?;
+    let header_len = u64::from_le_bytes(len);
+    let data_start = 8u64.checked_add(header_len).ok_or_else(|| truncated(u64::MAX))?;
+    if data_start > file_len {
+        return Err(truncated(data_start));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header).map_err(io_err(path))?;
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
+        .map_err(|e| format_err(path, format!("safetensors header is not a JSON object: {e}")))?;
+    let tensors: Vec<_> = header.iter().filter(|(k, _)| *k != "__metadata__").collect();
+    let [(name, info)] = tensors[..] else {
+        let names: Vec<&String> = tensors.iter().map(|(k, _)| *k).collect();
+        let msg = format!("expected one tensor, found {names:?}; save one (genes, dim) matrix");
+        return Err(format_err(path, msg));
+    };
+    let dtype = info["dtype"].as_str().unwrap_or("");
+    let item = match dtype {
+        "F32" => 4,
+        "F64" => 8,
+        "BF16" | "F16" => 2,
+        other => {
+            let msg = format!("tensor {name:?} has dtype {other:?}; use F32, F64, BF16 or F16");
+            return Err(format_err(path, msg));
+        }
+    };
+    let shape: Vec<usize> = info["shape"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect())
+        .unwrap_or_default();
+    let [rows, dim] = shape[..] else {
+        let msg = format!("tensor {name:?} has shape {shape:?}; it must be 2-D (genes, dim)");
+        return Err(format_err(path, msg));
+    };
+    let offsets: Vec<u64> = info["data_offsets"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d.as_u64()).collect())
+        .unwrap_or_default();
+    let [begin, end] = offsets[..] else {
+        return Err(format_err(path, format!("tensor {name:?} has no valid data_offsets")));
+    };
+    let expected = data_bytes(path, rows, dim, item)?;
+    if end.checked_sub(begin) != Some(expected) {
+        let msg = format!("tensor {name:?}: data_offsets [{begin}, {end}] != shape {shape:?} x {item}");
+        return Err(format_err(path, msg));
+    }
+    if data_start + end > file_len {
+        return Err(truncated(data_start + end));
+    }
+    file.seek(SeekFrom::Start(data_start + begin)).map_err(io_err(path))?;
+    let mut data = vec![0u8; expected as usize];
+    file.read_exact(&mut data).map_err(io_err(path))?;
+    let values = match dtype {
+        "F32" => decode::<4>(&data, f32::from_le_bytes),
+        "F64" => decode::<8>(&data, |b| f64::from_le_bytes(b) as f32),
+        "BF16" => decode::<2>(&data, |b| half::bf16::from_le_bytes(b).to_f32()),
+        _ => decode::<2>(&data, |b| half::f16::from_le_bytes(b).to_f32()),
+    };
+    Ok((rows, dim, values))
+}
+
+/// CSV/TSV with a header row; gzip detected by magic bytes, tab delimiter for `.tsv`/`.txt`.
+fn read_delimited(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic).map_err(io_err(path))?;
+    file.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
+    let reader: Box<dyn Read> = if n == 2 && magic == GZIP_MAGIC {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
+    } else {
+        Box::new(BufReader::new(file))
+    };
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let stem = name.strip_suffix(".gz").unwrap_or(&name);
+    let delimiter = if stem.ends_with(".tsv") || stem.ends_with(".txt") { b'\t' } else { b',' };
+    let mut csv = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(reader);
+    let csv_err = |e: csv::Error| format_err(path, format!("CSV: {e}"));
+    let width = csv.headers().map_err(csv_err)?.len();
+    if width < 2 {
+        let dim = width.saturating_sub(1);
+        return Err(InputError::Empty { path: path.to_path_buf(), rows: 0, dim });
+    }
+    let (mut ids, mut values) = (Vec::new(), Vec::new());
+    for record in csv.records() {
+        let record = record.map_err(csv_err)?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != width {
+            let (expected, found) = (width, record.len());
+            return Err(InputError::Ragged { path: path.to_path_buf(), line, expected, found });
+        }
+        ids.push(record[0].trim().to_string());
+        for (column, field) in record.iter().enumerate().skip(1) {
+            let v: f32 = field.trim().parse().map_err(|_| InputError::BadNumber {
+                path: path.to_path_buf(),
+                line,
+                column: column + 1,
+                value: field.to_string(),
+            })?;
+            values.push(v);
+        }
+    }
+    Ok((ids, width - 1, values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::npy_field;
+
+    #[test]
+    fn npy_field_reads_strings_bools_and_tuples() {
+        let h = "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }";
+        assert_eq!(npy_field(h, "descr").as_deref(), Some("'<f4'"));
+        assert_eq!(npy_field(h, "fortran_order").as_deref(), Some("False"));
+        assert_eq!(npy_field(h, "shape").as_deref(), Some("(3, 2)"));
+        assert_eq!(npy_field(h, "missing"), None);
+    }
+}
