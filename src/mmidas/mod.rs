@@ -4,6 +4,7 @@
 //! ([`read_table`]), aligned to the genes every modality has ([`align`]), optionally standardized.
 
 mod inputs;
+pub mod metrics;
 
 use std::collections::HashMap;
 use std::io::Write;
