@@ -15,12 +15,9 @@
 //! is the reference the tests compare against.
 
 use burn::prelude::*;
-use burn::tensor::activation::silu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 
-use super::olmo::{OlmoBlock, OlmoModel};
-use super::rope::{apply_rope, rope_tables};
+use super::olmo::{KvCache, OlmoModel};
+use super::rope::rope_tables;
 use crate::tokenizer::PAD_ID;
 
 /// Why generation could not start.
@@ -30,50 +27,6 @@ pub enum GenerateError {
     EmptyPrompt { index: usize },
     #[error("prompt {index} holds token id {id}, outside the model's vocabulary of {vocab_size}; expand the model's vocabulary after adding tokens")]
     TokenOutOfVocab { index: usize, id: u32, vocab_size: usize },
-}
-
-/// Keys and values of one layer for every position processed so far.
-struct KvCache<B: Backend> {
-    k: Tensor<B, 4>, // [batch, heads, seen, head_dim]
-    v: Tensor<B, 4>, // [batch, heads, seen, head_dim]
-}
-
-/// One block on new positions, attending to the cached ones and the new ones.
-///
-/// # Shapes
-/// - x: `[batch, new, d_model]` → `[batch, new, d_model]`
-/// - cos, sin: `[batch, 1, new, head_dim]` (each row's own positions)
-/// - mask: `[batch, heads, new, seen + new]`, true = hidden; `None` with `causal` for a
-///   prefill without padding, `None` without `causal` for an unpadded decoding step
-fn block_step<B: Backend>(
-    block: &OlmoBlock<B>,
-    x: Tensor<B, 3>,
-    cos: &Tensor<B, 4>,
-    sin: &Tensor<B, 4>,
-    cache: Option<KvCache<B>>,
-    mask: Option<Tensor<B, 4, Bool>>,
-    causal: bool,
-) -> (Tensor<B, 3>, KvCache<B>) {
-    let [batch, new, d] = x.dims();
-    let (h, hd) = (block.n_heads, d / block.n_heads);
-    let qkv = block.att_proj.forward(block.attn_norm.forward(x.clone())); // [batch, new, 3d]
-    let heads = |t: Tensor<B, 3>| t.reshape([batch, new, h, hd]).swap_dims(1, 2); // [batch, h, new, hd]
-    let q = apply_rope(heads(qkv.clone().narrow(2, 0, d)), cos, sin);
-    let k = apply_rope(heads(qkv.clone().narrow(2, d, d)), cos, sin);
-    let v = heads(qkv.narrow(2, 2 * d, d));
-    let (k, v) = match cache {
-        Some(c) => (Tensor::cat(vec![c.k, k], 2), Tensor::cat(vec![c.v, v], 2)), // [batch, h, seen + new, hd]
-        None => (k, v),
-    };
-    let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: causal };
-    let att = attention(q, k.clone(), v.clone(), mask, None, options); // [batch, h, new, hd]
-    let x = x + block.attn_out.forward(att.swap_dims(1, 2).reshape([batch, new, d]));
-
-    let ff = block.ff_proj.forward(block.ff_norm.forward(x.clone())); // [batch, new, 2*hidden]
-    let hidden = ff.dims()[2] / 2;
-    let value = ff.clone().narrow(2, 0, hidden);
-    let gate = ff.narrow(2, hidden, hidden);
-    (x + block.ff_out.forward(silu(gate) * value), KvCache { k, v })
 }
 
 /// The running state of a batched decode: per-layer caches and the RoPE table.
@@ -126,7 +79,7 @@ impl<'a, B: Backend> Decoder<'a, B> {
 
         let mut x = self.model.embed(ids); // [batch, new, d]
         for (block, cache) in self.model.blocks.iter().zip(self.caches.iter_mut()) {
-            let (y, c) = block_step(block, x, &cos, &sin, cache.take(), mask.clone(), causal);
+            let (y, c) = block.forward_cached(x, &cos, &sin, cache.take(), mask.clone(), causal);
             *cache = Some(c);
             x = y;
         }

@@ -82,31 +82,62 @@ impl OlmoConfig {
     }
 }
 
+/// Keys and values of one layer for every position processed so far (generation's KV cache).
+#[derive(Debug, Clone)]
+pub struct KvCache<B: Backend> {
+    pub k: Tensor<B, 4>, // [batch, heads, seen, head_dim]
+    pub v: Tensor<B, 4>, // [batch, heads, seen, head_dim]
+}
+
 impl<B: Backend> OlmoBlock<B> {
     /// # Shapes
     /// - x: `[batch, seq, d_model]` → `[batch, seq, d_model]`
     /// - cos, sin: `[1, 1, seq, head_dim]`
     pub fn forward(&self, x: Tensor<B, 3>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4>) -> Tensor<B, 3> {
-        let [batch, seq, d] = x.dims();
+        self.forward_cached(x, cos, sin, None, None, true).0
+    }
+
+    /// The block on new positions, attending to the cached ones and the new ones; also returns
+    /// the cache extended by the new positions. The one attention implementation of the model:
+    /// [`Self::forward`] is this with no cache and a causal mask.
+    ///
+    /// # Shapes
+    /// - x: `[batch, new, d_model]` → `[batch, new, d_model]`
+    /// - cos, sin: `[batch or 1, 1, new, head_dim]` (each row's own positions)
+    /// - mask: `[batch, heads, new, seen + new]`, true = hidden; `None` with `causal` for a
+    ///   prefill without padding, `None` without `causal` for an unpadded decoding step
+    pub fn forward_cached(
+        &self,
+        x: Tensor<B, 3>,
+        cos: &Tensor<B, 4>,
+        sin: &Tensor<B, 4>,
+        cache: Option<KvCache<B>>,
+        mask: Option<Tensor<B, 4, Bool>>,
+        causal: bool,
+    ) -> (Tensor<B, 3>, KvCache<B>) {
+        let [batch, new, d] = x.dims();
         let (h, hd) = (self.n_heads, d / self.n_heads);
 
         // Attention sub-block.
-        let qkv = self.att_proj.forward(self.attn_norm.forward(x.clone())); // [batch, seq, 3d]
-        let heads = |t: Tensor<B, 3>| t.reshape([batch, seq, h, hd]).swap_dims(1, 2); // [batch, h, seq, hd]
+        let qkv = self.att_proj.forward(self.attn_norm.forward(x.clone())); // [batch, new, 3d]
+        let heads = |t: Tensor<B, 3>| t.reshape([batch, new, h, hd]).swap_dims(1, 2); // [batch, h, new, hd]
         let q = apply_rope(heads(qkv.clone().narrow(2, 0, d)), cos, sin);
         let k = apply_rope(heads(qkv.clone().narrow(2, d, d)), cos, sin);
         let v = heads(qkv.narrow(2, 2 * d, d));
-        let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: true };
-        let att = attention(q, k, v, None, None, options); // [batch, h, seq, hd]
-        let att = att.swap_dims(1, 2).reshape([batch, seq, d]);
-        let x = x + self.attn_out.forward(att);
+        let (k, v) = match cache {
+            Some(c) => (Tensor::cat(vec![c.k, k], 2), Tensor::cat(vec![c.v, v], 2)), // [batch, h, seen + new, hd]
+            None => (k, v),
+        };
+        let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: causal };
+        let att = attention(q, k.clone(), v.clone(), mask, None, options); // [batch, h, new, hd]
+        let x = x + self.attn_out.forward(att.swap_dims(1, 2).reshape([batch, new, d]));
 
         // SwiGLU feed-forward sub-block: silu(gate) * value.
-        let ff = self.ff_proj.forward(self.ff_norm.forward(x.clone())); // [batch, seq, 2*hidden]
+        let ff = self.ff_proj.forward(self.ff_norm.forward(x.clone())); // [batch, new, 2*hidden]
         let hidden = ff.dims()[2] / 2;
         let value = ff.clone().narrow(2, 0, hidden);
         let gate = ff.narrow(2, hidden, hidden);
-        x + self.ff_out.forward(silu(gate) * value)
+        (x + self.ff_out.forward(silu(gate) * value), KvCache { k, v })
     }
 }
 
