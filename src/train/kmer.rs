@@ -141,7 +141,7 @@ impl<B: AutodiffBackend> Task<B> for KmerTask {
         b.n as u64
     }
     fn step(&self, m: &KmerLogReg<B>, b: &KmerBatch, device: &B::Device) -> StepOutput<B> {
-        StepOutput { loss_sum: ce(m, b, device) }
+        StepOutput::loss(ce(m, b, device))
     }
     fn eval(&self, m: &KmerLogReg<B::InnerBackend>, b: &KmerBatch, device: &B::Device) -> EvalOutput {
         EvalOutput { loss_sum: ce(m, b, device).into_scalar().elem::<f64>(), units: b.n as f64 }

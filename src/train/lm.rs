@@ -110,7 +110,7 @@ impl<B: AutodiffBackend> Task<B> for LmTask {
     }
     fn step(&self, model: &OlmoModel<B>, batch: &LmBatch, device: &B::Device) -> StepOutput<B> {
         let (inputs, targets, mask) = batch.tensors::<B>(device);
-        StepOutput { loss_sum: masked_cross_entropy_sum(model.forward(inputs), targets, mask) }
+        StepOutput::loss(masked_cross_entropy_sum(model.forward(inputs), targets, mask))
     }
     fn eval(&self, model: &OlmoModel<B::InnerBackend>, batch: &LmBatch, device: &B::Device) -> EvalOutput {
         let (inputs, targets, mask) = batch.tensors::<B::InnerBackend>(device);

@@ -10,6 +10,17 @@ pub struct StepOutput<B: Backend> {
     /// Loss summed over the batch's loss units (e.g. predicted tokens), shape `[1]`. The loop
     /// divides by the units of the whole optimizer step, so accumulation is exact.
     pub loss_sum: Tensor<B, 1>,
+    /// Host-side training diagnostics of the micro-batch (e.g. `vq/perplexity`, per-arm
+    /// reconstruction losses). The loop averages them over the step's micro-batches and logs them
+    /// as `train/<name>` at each logging step.
+    pub aux: Vec<(String, f64)>,
+}
+
+impl<B: Backend> StepOutput<B> {
+    /// A step with a loss and no diagnostics.
+    pub fn loss(loss_sum: Tensor<B, 1>) -> Self {
+        Self { loss_sum, aux: Vec::new() }
+    }
 }
 
 /// Evaluation loss of one batch, on the host.

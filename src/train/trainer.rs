@@ -158,8 +158,15 @@ pub fn train<B: AutodiffBackend, T: Task<B>>(
 
         let mut accumulator = GradientsAccumulator::<T::Model>::new();
         let mut loss_value = 0.0;
+        let mut aux: Vec<(String, f64)> = Vec::new();
         for batch in &batches {
             let out = task.step(&model, batch, device);
+            for (name, value) in out.aux {
+                match aux.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, v)) => *v += value / t.grad_accum as f64,
+                    None => aux.push((name, value / t.grad_accum as f64)),
+                }
+            }
             let loss = out.loss_sum.div_scalar(total_units);
             loss_value += loss.clone().into_scalar().elem::<f64>();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -191,6 +198,9 @@ pub fn train<B: AutodiffBackend, T: Task<B>>(
             sink.scalar("train/epoch", state.step, state.epoch as f64 + state.cursor as f64 / n_train as f64);
             sink.scalar("perf/tokens_per_s", state.step, tokens_per_s);
             sink.scalar("perf/step_s", state.step, elapsed);
+            for (name, value) in &aux {
+                sink.scalar(&format!("train/{name}"), state.step, *value);
+            }
         }
         let last = state.step == spec.total_steps;
         let mut new_best = false;

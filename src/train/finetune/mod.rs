@@ -113,7 +113,7 @@ impl<B: AutodiffBackend> Task<B> for FinetuneTask {
         batch.tokens
     }
     fn step(&self, model: &OlmoModel<B>, batch: &LmBatch, device: &B::Device) -> StepOutput<B> {
-        StepOutput { loss_sum: sft_loss(model, batch, self.neftune_alpha, device) }
+        StepOutput::loss(sft_loss(model, batch, self.neftune_alpha, device))
     }
     fn eval(&self, model: &OlmoModel<B::InnerBackend>, batch: &LmBatch, device: &B::Device) -> EvalOutput {
         // NEFTune is off in evaluation.
