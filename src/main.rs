@@ -53,6 +53,24 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Embed every record of a FASTA file with a model: one row per record, as .npy or
+    /// .safetensors (+ <stem>.ids.txt) or TSV/CSV(.gz), the tables MMIDAS reads.
+    Embed {
+        /// A gfm run (its newest checkpoint), step directory or export, or an OLMo checkpoint.
+        checkpoint: PathBuf,
+        fasta: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Hidden states after this many blocks (0: token embeddings); default: the final ones.
+        #[arg(long)]
+        layer: Option<usize>,
+        #[arg(long, value_enum, default_value = "mean")]
+        pooling: gfm::eval::embed::Pooling,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: gfm::config::DeviceKind,
+    },
     /// Validate an experiment and print the resolved config, parameter count and tokens per step.
     Check {
         experiment: PathBuf,
@@ -121,6 +139,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("\nwritten to {}", out.display());
             Ok(())
         }
+        Command::Embed { checkpoint, fasta, out, layer, pooling, batch_size, device } => {
+            let opts = gfm::eval::embed::EmbedOptions { layer, pooling, batch_size };
+            let work = gfm::eval::embed::EmbedWork { checkpoint: &checkpoint, fasta: &fasta, out: &out, opts };
+            let s = gfm::backend::dispatch(device, work)??;
+            if s.truncated > 0 {
+                eprintln!("warning: {} of {} records were longer than the context and embedded from their start", s.truncated, s.records);
+            }
+            let files: Vec<String> = s.files.iter().map(|f| f.display().to_string()).collect();
+            println!("embedded {} records ({} dims) -> {}", s.records, s.dim, files.join(", "));
+            Ok(())
+        }
         Command::Run { experiment, set, resume } => {
             let r = load_experiment(&experiment, &set)?;
             let resume = resume || r.experiment.run.resume;
@@ -128,6 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Kind::Pretrain => gfm::train::pretrain::run(&r, resume)?,
                 Kind::Finetune => gfm::train::finetune::run(&r, resume)?,
                 Kind::KmerBaseline => gfm::train::kmer::run(&r, resume)?,
+                Kind::ImageClassifier | Kind::NeedleInDna => todo!(), //TMP
             };
             println!(
                 "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",

@@ -120,6 +120,35 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
             }
         }
     }
+    // Image files of the kinds that read digits; a run another experiment makes (needle.vqvae,
+    // needle.classifier) is made absolute but only checked when the run starts.
+    let digit_sets: Vec<(&str, &mut DigitImages)> = match exp.kind {
+        Kind::ImageClassifier => vec![("classifier.images", &mut exp.classifier.images)],
+        Kind::NeedleInDna => vec![("needle.images", &mut exp.needle.images)],
+        _ => Vec::new(),
+    };
+    for (section, images) in digit_sets {
+        let DigitImages { train_images, train_labels, test_images, test_labels } = images;
+        for (key, p) in [("train_images", train_images), ("train_labels", train_labels), ("test_images", test_images), ("test_labels", test_labels)] {
+            if p.as_os_str().is_empty() {
+                problems.push(format!("{section}.{key} is missing: give the MNIST IDX file (e.g. train-images-idx3-ubyte.gz)"));
+                continue;
+            }
+            match absolute(p).canonicalize() {
+                Ok(c) => *p = c,
+                Err(_) => problems.push(format!("{section}.{key}: file {} not found", p.display())),
+            }
+        }
+    }
+    if exp.kind == Kind::NeedleInDna {
+        for (key, p) in [("needle.vqvae", &mut exp.needle.vqvae), ("needle.classifier", &mut exp.needle.classifier)] {
+            if p.as_os_str().is_empty() {
+                problems.push(format!("{key} is missing: give the run directory of the experiment that trains it"));
+            } else {
+                *p = absolute(p);
+            }
+        }
+    }
     if let Some(p) = &exp.tokenizer.path {
         match absolute(p).canonicalize() {
             Ok(c) => exp.tokenizer.path = Some(c),
@@ -260,6 +289,25 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
                 need(t.format != TaskFormat::GenomicBenchmarks || t.reference.is_some(),
                     format!("tasks[{i}] ({}): genomic_benchmarks needs reference = \"<FASTA>\"", t.name));
             }
+        }
+        Kind::ImageClassifier => {
+            let c = &exp.classifier;
+            let mut seen = std::collections::BTreeSet::new();
+            need(c.digits.len() >= 2 && c.digits.iter().all(|d| *d <= 9 && seen.insert(*d)),
+                format!("classifier.digits = {:?} must list at least two distinct digits 0-9", c.digits));
+            need(c.channels >= 1 && c.hidden >= 1, "classifier.channels and classifier.hidden must be >= 1".into());
+        }
+        Kind::NeedleInDna => {
+            let n = &exp.needle;
+            need(exp.model.init_from.is_some(),
+                "kind = \"needle_in_dna\" needs model.init_from: a pretrained DNA model (e.g. ../checkpoints/quickstart)".into());
+            need((1..=4).contains(&n.classes), format!("needle.classes = {} must be in 1..=4 (four motifs)", n.classes));
+            need(n.length_bp >= 6, format!("needle.length_bp = {} must hold the longest motif (6 bp)", n.length_bp));
+            need(n.train_per_class >= 1 && n.valid_per_class >= 1 && n.test_per_class >= 1,
+                "needle.train_per_class, valid_per_class and test_per_class must be >= 1".into());
+            need(n.targets_per_class >= 1, format!("needle.targets_per_class = {} must be >= 1", n.targets_per_class));
+            need(n.neftune_alpha >= 0.0, format!("needle.neftune_alpha = {} must be >= 0", n.neftune_alpha));
+            need(n.eval_batch_size >= 1, format!("needle.eval_batch_size = {} must be >= 1", n.eval_batch_size));
         }
     }
     need(d.valid_fraction >= 0.0 && d.valid_fraction < 1.0, format!(

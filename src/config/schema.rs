@@ -19,6 +19,10 @@ pub enum Kind {
     Finetune,
     /// Logistic regression on k-mer frequencies for one task: the baseline beside `finetune`.
     KmerBaseline,
+    /// The small CNN digit classifier that scores Needle-in-DNA's generated images.
+    ImageClassifier,
+    /// Needle-in-DNA (Omni-DNA §5.2): DNA with a planted motif → VQ-VAE tokens of a digit image.
+    NeedleInDna,
 }
 
 impl Kind {
@@ -27,6 +31,8 @@ impl Kind {
             Kind::Pretrain => "pretrain",
             Kind::Finetune => "finetune",
             Kind::KmerBaseline => "kmer_baseline",
+            Kind::ImageClassifier => "image_classifier",
+            Kind::NeedleInDna => "needle_in_dna",
         }
     }
 }
@@ -56,6 +62,12 @@ pub struct Experiment {
     /// The k-mer baseline's options (`kind = "kmer_baseline"`).
     #[serde(default)]
     pub baseline: BaselineSection,
+    /// The digit classifier (`kind = "image_classifier"`).
+    #[serde(default)]
+    pub classifier: ClassifierSection,
+    /// Needle-in-DNA (`kind = "needle_in_dna"`).
+    #[serde(default)]
+    pub needle: NeedleSection,
     #[serde(default)]
     pub train: TrainSection,
     #[serde(default)]
@@ -201,6 +213,86 @@ impl Default for BaselineSection {
     }
 }
 
+/// MNIST-style IDX files (`.gz` or raw) of grey 28×28 digits with their labels. Paths are
+/// relative to the experiment file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigitImages {
+    pub train_images: PathBuf,
+    pub train_labels: PathBuf,
+    pub test_images: PathBuf,
+    pub test_labels: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifierSection {
+    pub images: DigitImages,
+    /// Digits to tell apart, in class order (Needle-in-DNA: 0–3).
+    pub digits: Vec<u8>,
+    /// Training images held out for validation (taken from the training files, seeded).
+    pub valid_images: usize,
+    /// Channels of the first convolution (the second has twice as many).
+    pub channels: usize,
+    /// Width of the hidden fully connected layer.
+    pub hidden: usize,
+}
+
+impl Default for ClassifierSection {
+    fn default() -> Self {
+        Self { images: DigitImages::default(), digits: vec![0, 1, 2, 3], valid_images: 1000, channels: 16, hidden: 64 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NeedleSection {
+    /// A `kind = "vqvae"` run (or its experiment directory: the newest run) whose codes are the
+    /// image tokens.
+    pub vqvae: PathBuf,
+    /// A `kind = "image_classifier"` run that reads the digit off generated images.
+    pub classifier: PathBuf,
+    /// Where the target digit images come from (the training files only are used for targets).
+    pub images: DigitImages,
+    /// Length of each random DNA sequence in bp (one motif is planted in it).
+    pub length_bp: usize,
+    /// Motifs used (TATAAA, CAAT, GGGCGG, TTAGGG in that order ↦ digits 0, 1, 2, 3).
+    pub classes: usize,
+    pub train_per_class: usize,
+    pub valid_per_class: usize,
+    pub test_per_class: usize,
+    /// Distinct MNIST images per digit that serve as targets; each example draws one (seeded).
+    pub targets_per_class: usize,
+    /// NEFTune noise scale α on input embeddings in training (0: off).
+    pub neftune_alpha: f64,
+    /// Validation examples generated at each evaluation (0: all).
+    pub eval_max_examples: usize,
+    /// Sequences generated at once.
+    pub eval_batch_size: usize,
+    /// Generated images per class on the sample sheet `samples.png`.
+    pub sheet_per_class: usize,
+}
+
+impl Default for NeedleSection {
+    fn default() -> Self {
+        Self {
+            vqvae: PathBuf::new(),
+            classifier: PathBuf::new(),
+            images: DigitImages::default(),
+            length_bp: 200,
+            classes: 4,
+            train_per_class: 500,
+            valid_per_class: 25,
+            test_per_class: 50,
+            targets_per_class: 1,
+            neftune_alpha: 5.0,
+            eval_max_examples: 100,
+            eval_batch_size: 32,
+            sheet_per_class: 8,
+        }
+    }
+}
+
 /// Where a task's labelled sequences come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -328,7 +420,7 @@ impl Default for TrainSection {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKind {
     Cpu,

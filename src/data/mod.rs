@@ -6,6 +6,7 @@
 
 pub mod benchmarks;
 pub mod fasta;
+pub mod needle;
 pub mod sft;
 pub mod windows;
 

@@ -4,6 +4,7 @@
 //! against the truth; each task names its headline [`Metric`] (see `data::benchmarks`).
 
 pub mod classify;
+pub mod embed;
 pub mod metrics;
 pub mod results;
 

@@ -5,6 +5,7 @@
 
 mod inputs;
 pub mod metrics;
+pub mod write;
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -1,6 +1,7 @@
 //! Model code: pure tensor functions and modules, no I/O, logging or optimiser.
 
 pub mod config;
+pub mod digit_cnn;
 pub mod expand;
 pub mod generate;
 pub mod neftune;

@@ -170,6 +170,19 @@ impl<B: Backend> OlmoModel<B> {
         self.ln_f.forward(x)
     }
 
+    /// Hidden states after the first `layer` blocks (no final norm), or after all blocks and the
+    /// final norm when `layer` is `None`.
+    ///
+    /// # Shapes
+    /// - x: `[batch, seq, d_model]` → `[batch, seq, d_model]`
+    pub fn hidden_at(&self, x: Tensor<B, 3>, layer: Option<usize>) -> Tensor<B, 3> {
+        let Some(layer) = layer else { return self.hidden(x) };
+        let Some(first) = self.blocks.first() else { return x };
+        let [_, seq, d] = x.dims();
+        let (cos, sin) = rope_tables::<B>(seq, 0, d / first.n_heads, first.rope_theta, &x.device());
+        self.blocks.iter().take(layer).fold(x, |x, block| block.forward(x, &cos, &sin))
+    }
+
     /// Project final hidden states to vocabulary logits (tied: `h @ wte^T`).
     ///
     /// # Shapes

@@ -2,10 +2,12 @@
 //! run directories and records.
 
 pub mod checkpoint;
+//TMP pub mod classifier;
 pub mod finetune;
 pub mod init;
 pub mod kmer;
 pub mod lm;
+//TMP pub mod needle;
 pub mod optim;
 pub mod pretrain;
 pub mod record;
