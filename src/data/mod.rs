@@ -6,6 +6,7 @@
 
 pub mod benchmarks;
 pub mod fasta;
+pub mod images;
 pub mod sft;
 pub mod windows;
 

@@ -13,5 +13,6 @@ pub mod run;
 pub mod schedule;
 pub mod task;
 pub mod trainer;
+pub mod vqvae;
 
 pub use task::{EvalMetrics, EvalOutput, StepOutput, Task};
