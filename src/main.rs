@@ -71,12 +71,84 @@ enum Command {
         #[arg(long, value_enum, default_value = "cpu")]
         device: gfm::config::DeviceKind,
     },
+    /// Image tokens of a trained VQ-VAE (a `kind = "vqvae"` run): 49 code ids per 28 x 28 image.
+    Image {
+        #[command(subcommand)]
+        action: ImageCommand,
+    },
     /// Validate an experiment and print the resolved config, parameter count and tokens per step.
     Check {
         experiment: PathBuf,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Print the 49 code ids of an image (7 lines of 7, row-major over the code grid).
+    Encode {
+        /// A vqvae run directory (best/ or newest checkpoint), a step_NNNNNNN directory, or the
+        /// experiment's directory (its newest run).
+        vqvae: PathBuf,
+        /// A PNG (grayscale; resized to 28 x 28; light digit on dark, like MNIST).
+        #[arg(required_unless_present = "mnist", conflicts_with = "mnist")]
+        image: Option<PathBuf>,
+        /// Instead of a PNG: an MNIST IDX images file (.gz or raw) and --index N.
+        #[arg(long, requires = "index")]
+        mnist: Option<PathBuf>,
+        #[arg(long)]
+        index: Option<usize>,
+        /// Also write the ids to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Decode 49 code ids (whitespace or comma separated) into a 28 x 28 PNG.
+    Decode {
+        vqvae: PathBuf,
+        /// A text file of ids, or `-` for stdin.
+        ids: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn image_command(action: ImageCommand) -> anyhow::Result<()> {
+    use gfm::train::vqvae as vq;
+    type B = burn::backend::Flex;
+    let device = Default::default();
+    match action {
+        ImageCommand::Encode { vqvae, image, mnist, index, out } => {
+            let (model, _) = vq::load_vqvae::<B>(&vqvae, &device)?;
+            let ids = match (image, mnist, index) {
+                (Some(png), _, _) => vq::encode_png(&model, &png, &device)?,
+                (None, Some(idx_file), Some(i)) => {
+                    let imgs = gfm::data::images::read_idx_images(&idx_file)?;
+                    let img = imgs.get(i).ok_or_else(|| anyhow::anyhow!("--index {i}: {} holds {} images", idx_file.display(), imgs.len()))?;
+                    vq::encode_images(&model, std::slice::from_ref(img), &device).remove(0)
+                }
+                _ => anyhow::bail!("give a PNG or --mnist <IDX file> --index <N>"),
+            };
+            let text: String = ids.chunks(7).map(|row| row.iter().map(u32::to_string).collect::<Vec<_>>().join(" ") + "\n").collect();
+            print!("{text}");
+            if let Some(out) = out {
+                std::fs::write(&out, &text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            }
+            Ok(())
+        }
+        ImageCommand::Decode { vqvae, ids, out } => {
+            let (model, cfg) = vq::load_vqvae::<B>(&vqvae, &device)?;
+            let text = if ids.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&ids).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", ids.display()))?
+            };
+            let ids = vq::parse_ids(&text, cfg.codebook_size)?;
+            vq::decode_to_png(&model, &ids, &out, &device)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -91,9 +163,18 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Image { action } => image_command(action),
         Command::Check { experiment, set } => {
             let r = load_experiment(&experiment, &set)?;
             print!("{}", r.to_toml(None));
+            if r.experiment.kind == Kind::Vqvae {
+                let m = r.experiment.vqvae.model();
+                println!("\n# ---- summary ----\n# kind:             vqvae");
+                println!("# parameters:       {} (the model.* section above is not used)", thousands(m.num_params() as u64));
+                println!("# codebook:         {} codes x {} values; 49 codes per image", m.codebook_size, m.code_dim);
+                println!("# images per step:  {} ({} x {} accum)", t_images(&r), r.experiment.train.batch_size, r.experiment.train.grad_accum);
+                return Ok(());
+            }
             let t = &r.experiment.train;
             println!("\n# ---- summary ----");
             println!("# kind:             {}", r.experiment.kind.as_str());
@@ -157,7 +238,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Kind::Pretrain => gfm::train::pretrain::run(&r, resume)?,
                 Kind::Finetune => gfm::train::finetune::run(&r, resume)?,
                 Kind::KmerBaseline => gfm::train::kmer::run(&r, resume)?,
-                Kind::ImageClassifier | Kind::NeedleInDna => todo!(), //TMP
+                Kind::ImageClassifier => gfm::train::classifier::run(&r, resume)?,
+                Kind::NeedleInDna => gfm::train::needle::run(&r, resume)?,
+                Kind::Vqvae => gfm::train::vqvae::run(&r, resume)?,
             };
             println!(
                 "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",
@@ -174,6 +257,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn t_images(r: &gfm::config::Resolved) -> usize {
+    r.experiment.train.batch_size * r.experiment.train.grad_accum
 }
 
 fn thousands(n: u64) -> String {

@@ -149,6 +149,21 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
             }
         }
     }
+    if exp.kind == Kind::Vqvae {
+        let v = &mut exp.vqvae;
+        for (key, p) in [
+            ("vqvae.train_images", Some(&mut v.train_images)),
+            ("vqvae.train_labels", v.train_labels.as_mut()),
+            ("vqvae.heldout_images", Some(&mut v.heldout_images)),
+            ("vqvae.heldout_labels", v.heldout_labels.as_mut()),
+        ] {
+            let Some(p) = p.filter(|p| !p.as_os_str().is_empty()) else { continue };
+            match absolute(p).canonicalize() {
+                Ok(c) => *p = c,
+                Err(_) => problems.push(format!("{key}: {} not found (relative to the experiment file's directory {})", p.display(), base.display())),
+            }
+        }
+    }
     if let Some(p) = &exp.tokenizer.path {
         match absolute(p).canonicalize() {
             Ok(c) => exp.tokenizer.path = Some(c),
@@ -262,6 +277,7 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
     let d = &exp.data;
     match exp.kind {
         Kind::Pretrain => need(!d.train.is_empty(), "data.train is empty: list at least one FASTA file".into()),
+        Kind::Vqvae => {}
         Kind::Finetune | Kind::KmerBaseline => {
             need(!exp.tasks.is_empty(), format!("kind = \"{}\" needs at least one [[tasks]] table", exp.kind.as_str()));
             need(exp.kind != Kind::Finetune || exp.model.init_from.is_some(),
@@ -309,6 +325,16 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
             need(n.neftune_alpha >= 0.0, format!("needle.neftune_alpha = {} must be >= 0", n.neftune_alpha));
             need(n.eval_batch_size >= 1, format!("needle.eval_batch_size = {} must be >= 1", n.eval_batch_size));
         }
+    }
+    if exp.kind == Kind::Vqvae {
+        let v = &exp.vqvae;
+        need(!v.train_images.as_os_str().is_empty(), "kind = \"vqvae\" needs vqvae.train_images (an MNIST IDX file or a PNG folder)".into());
+        need(!v.heldout_images.as_os_str().is_empty(), "kind = \"vqvae\" needs vqvae.heldout_images (e.g. MNIST t10k-images-idx3-ubyte.gz)".into());
+        need(v.channels >= 1 && v.code_dim >= 1, format!("vqvae.channels = {} and vqvae.code_dim = {} must be >= 1", v.channels, v.code_dim));
+        need(v.codebook_size >= 2, format!("vqvae.codebook_size = {} must be >= 2", v.codebook_size));
+        need(v.decay > 0.0 && v.decay < 1.0, format!("vqvae.decay = {} must be in (0, 1)", v.decay));
+        need(v.commitment >= 0.0 && v.eps > 0.0, format!("vqvae.commitment = {} must be >= 0 and vqvae.eps = {} > 0", v.commitment, v.eps));
+        need(v.dead_code_threshold >= 0.0, format!("vqvae.dead_code_threshold = {} must be >= 0 (0 disables)", v.dead_code_threshold));
     }
     need(d.valid_fraction >= 0.0 && d.valid_fraction < 1.0, format!(
         "data.valid_fraction = {} must be in [0, 1)", d.valid_fraction));

@@ -23,6 +23,8 @@ pub enum Kind {
     ImageClassifier,
     /// Needle-in-DNA (Omni-DNA §5.2): DNA with a planted motif → VQ-VAE tokens of a digit image.
     NeedleInDna,
+    /// A VQ-VAE on 28 x 28 images (MNIST): image tokens for cross-modal tasks.
+    Vqvae,
 }
 
 impl Kind {
@@ -33,6 +35,7 @@ impl Kind {
             Kind::KmerBaseline => "kmer_baseline",
             Kind::ImageClassifier => "image_classifier",
             Kind::NeedleInDna => "needle_in_dna",
+            Kind::Vqvae => "vqvae",
         }
     }
 }
@@ -68,6 +71,9 @@ pub struct Experiment {
     /// Needle-in-DNA (`kind = "needle_in_dna"`).
     #[serde(default)]
     pub needle: NeedleSection,
+    /// The VQ-VAE's images and shape (`kind = "vqvae"`).
+    #[serde(default)]
+    pub vqvae: VqvaeSection,
     #[serde(default)]
     pub train: TrainSection,
     #[serde(default)]
@@ -289,6 +295,76 @@ impl Default for NeedleSection {
             eval_max_examples: 100,
             eval_batch_size: 32,
             sheet_per_class: 8,
+/// `kind = "vqvae"`: images, held-out split and model shape. Image files are MNIST IDX files
+/// (`.gz` or raw) or a folder `<dir>/<label>/*.png`; relative to the experiment file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VqvaeSection {
+    /// Training images: an IDX3 file (e.g. `train-images-idx3-ubyte.gz`) or a PNG folder.
+    pub train_images: PathBuf,
+    /// IDX1 labels of `train_images` (needed for `digits`; not used with a PNG folder).
+    pub train_labels: Option<PathBuf>,
+    /// Held-out images for validation and the final reconstruction numbers (e.g. MNIST t10k).
+    pub heldout_images: PathBuf,
+    pub heldout_labels: Option<PathBuf>,
+    /// Use the first this many training images after the `digits` filter; 0 = all.
+    pub max_train: usize,
+    /// Use the first this many held-out images after the `digits` filter; 0 = all.
+    pub max_heldout: usize,
+    /// Keep only these labels (e.g. `[0, 1, 2, 3]`); empty = all.
+    pub digits: Vec<u32>,
+    /// Hidden channels of encoder and decoder.
+    pub channels: usize,
+    /// Codes in the codebook (the image vocabulary).
+    pub codebook_size: usize,
+    /// Length of a code vector.
+    pub code_dim: usize,
+    /// EMA decay of the codebook statistics (van den Oord et al. 2017 A.1: 0.99).
+    pub decay: f64,
+    /// Commitment loss weight beta (paper: 0.25).
+    pub commitment: f64,
+    /// Laplace smoothing of EMA cluster sizes (Sonnet: 1e-5).
+    pub eps: f64,
+    /// Re-seed codes whose EMA cluster size is below this from encoder outputs; 0 disables.
+    pub dead_code_threshold: f64,
+    /// Original/reconstruction pairs shown in `reconstructions.png`.
+    pub grid_pairs: usize,
+}
+
+impl Default for VqvaeSection {
+    fn default() -> Self {
+        let m = crate::model::vqvae::VqVaeConfig::default();
+        Self {
+            train_images: PathBuf::new(),
+            train_labels: None,
+            heldout_images: PathBuf::new(),
+            heldout_labels: None,
+            max_train: 0,
+            max_heldout: 0,
+            digits: Vec::new(),
+            channels: m.channels,
+            codebook_size: m.codebook_size,
+            code_dim: m.code_dim,
+            decay: m.decay,
+            commitment: m.commitment,
+            eps: m.eps,
+            dead_code_threshold: m.dead_code_threshold,
+            grid_pairs: 16,
+        }
+    }
+}
+
+impl VqvaeSection {
+    /// The model's part of the section.
+    pub fn model(&self) -> crate::model::vqvae::VqVaeConfig {
+        crate::model::vqvae::VqVaeConfig {
+            channels: self.channels,
+            codebook_size: self.codebook_size,
+            code_dim: self.code_dim,
+            decay: self.decay,
+            commitment: self.commitment,
+            eps: self.eps,
+            dead_code_threshold: self.dead_code_threshold,
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod benchmarks;
 pub mod fasta;
 pub mod needle;
+pub mod images;
 pub mod sft;
 pub mod windows;
 

@@ -7,7 +7,9 @@ pub mod generate;
 pub mod neftune;
 pub mod norm;
 pub mod olmo;
+pub mod quantizer;
 pub mod rope;
+pub mod vqvae;
 
 pub use config::OlmoConfig;
 pub use norm::{Norm, NormKind};

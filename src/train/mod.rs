@@ -2,12 +2,12 @@
 //! run directories and records.
 
 pub mod checkpoint;
-//TMP pub mod classifier;
+pub mod classifier;
 pub mod finetune;
 pub mod init;
 pub mod kmer;
 pub mod lm;
-//TMP pub mod needle;
+pub mod needle;
 pub mod optim;
 pub mod pretrain;
 pub mod record;
@@ -15,5 +15,6 @@ pub mod run;
 pub mod schedule;
 pub mod task;
 pub mod trainer;
+pub mod vqvae;
 
 pub use task::{EvalMetrics, EvalOutput, StepOutput, Task};

@@ -354,7 +354,7 @@ pub fn run(resolved: &Resolved, resume: bool) -> Result<RunSummary, RunError> {
     let mut tok = DnaTokenizer::from_file(&tok_path)?;
 
     // The codebook size decides the image tokens; read it from the VQ-VAE run on the host.
-    let codebook = crate::train::vqvae::codebook_size(&n.vqvae)?;
+    let codebook = crate::train::vqvae::vqvae_config(&n.vqvae)?.codebook_size;
     let mut new_tokens = vec![TASK_TOKEN.to_string()];
     new_tokens.extend((0..codebook).map(image_token));
     let refs: Vec<&str> = new_tokens.iter().map(String::as_str).collect();

@@ -1,0 +1,319 @@
+//! Small grayscale images (28 x 28, MNIST-sized) for the VQ-VAE and image tokens: the MNIST IDX
+//! reader, a labelled PNG-folder reader, and PNG writers for single images and comparison grids.
+//!
+//! Pixels are `u8` on disk and `f32` in `[0, 1]` (`value / 255`) in tensors. An image is always
+//! row-major, 784 values (`y * 28 + x`), white = 1 (MNIST: white digit on black).
+//!
+//! IDX format (LeCun et al., <http://yann.lecun.com/exdb/mnist/>): a big-endian header
+//! `0x00 0x00 <type 0x08 = u8> <ndim>`, then `ndim` big-endian `u32` sizes, then the data.
+//! Images are `ndim = 3` (`0x00000803`: count, rows, cols), labels `ndim = 1` (`0x00000801`).
+//! Files may be gzip-compressed (detected by the gzip magic, not the file name).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Image side in pixels.
+pub const SIDE: usize = 28;
+/// Pixels per image, `SIDE * SIDE`.
+pub const PIXELS: usize = SIDE * SIDE;
+
+/// One 28 x 28 grayscale image, row-major.
+pub type Image = [u8; PIXELS];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("cannot read {path}: {source}; check the path (relative paths in an experiment are relative to the experiment file)")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not an IDX {what} file: magic {found:#010x}, expected {expected:#010x} (an MNIST `*-{what}-idx*-ubyte[.gz]` file)")]
+    BadMagic { path: PathBuf, what: &'static str, found: u32, expected: u32 },
+    #[error("{path} is truncated: the header promises {expected} bytes of data but the file holds {found}; download it again")]
+    Truncated { path: PathBuf, expected: u64, found: u64 },
+    #[error("{path} holds {rows} x {cols} images; only {SIDE} x {SIDE} images are supported")]
+    WrongSize { path: PathBuf, rows: usize, cols: usize },
+    #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels; use the matching pair of files")]
+    CountMismatch { images: PathBuf, n_images: usize, labels: PathBuf, n_labels: usize },
+    #[error("cannot decode image {path}: {message}")]
+    Decode { path: PathBuf, message: String },
+    #[error("{path}: no PNG images found in its sub-folders; expect <dir>/<label>/<image>.png")]
+    EmptyFolder { path: PathBuf },
+    #[error("cannot write image {path}: {message}")]
+    Write { path: PathBuf, message: String },
+}
+
+/// Images with class indices into `classes`.
+#[derive(Debug, Clone, Default)]
+pub struct LabelledImages {
+    pub images: Vec<Image>,
+    /// `labels[i]` indexes `classes`; same length as `images`.
+    pub labels: Vec<u32>,
+    /// Class names; MNIST: `"0"` .. `"9"` (so a label equals its digit).
+    pub classes: Vec<String>,
+}
+
+impl LabelledImages {
+    /// Keep only the images whose label is in `keep` (in file order).
+    pub fn filter_labels(&mut self, keep: &[u32]) {
+        let (images, labels) = std::mem::take(&mut self.images)
+            .into_iter()
+            .zip(std::mem::take(&mut self.labels))
+            .filter(|(_, l)| keep.contains(l))
+            .unzip();
+        self.images = images;
+        self.labels = labels;
+    }
+
+    /// Keep the first `n` images.
+    pub fn truncate(&mut self, n: usize) {
+        self.images.truncate(n);
+        self.labels.truncate(n);
+    }
+}
+
+/// Pixels in `[0, 1]`.
+pub fn to_unit(img: &Image) -> [f32; PIXELS] {
+    let mut out = [0f32; PIXELS];
+    for (o, &p) in out.iter_mut().zip(img.iter()) {
+        *o = p as f32 / 255.0;
+    }
+    out
+}
+
+/// The whole file, gunzipped when it starts with the gzip magic `1f 8b`.
+fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, ImageError> {
+    let io = |source| ImageError::Io { path: path.to_path_buf(), source };
+    let raw = std::fs::read(path).map_err(io)?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(io)?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+/// Check the magic and read the `ndim` sizes; returns the sizes and the data after the header.
+fn idx_header<'a>(path: &Path, bytes: &'a [u8], ndim: u8, what: &'static str) -> Result<(Vec<usize>, &'a [u8]), ImageError> {
+    let expected = 0x0000_0800 | ndim as u32;
+    let head = 4 + 4 * ndim as usize;
+    if bytes.len() < 4 {
+        return Err(ImageError::BadMagic { path: path.to_path_buf(), what, found: 0, expected });
+    }
+    let found = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    if found != expected {
+        return Err(ImageError::BadMagic { path: path.to_path_buf(), what, found, expected });
+    }
+    if bytes.len() < head {
+        return Err(ImageError::Truncated { path: path.to_path_buf(), expected: head as u64, found: bytes.len() as u64 });
+    }
+    let dims: Vec<usize> = (0..ndim as usize)
+        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
+        .collect();
+    let data = &bytes[head..];
+    let need: u64 = dims.iter().map(|&d| d as u64).product();
+    if (data.len() as u64) < need {
+        return Err(ImageError::Truncated { path: path.to_path_buf(), expected: need, found: data.len() as u64 });
+    }
+    Ok((dims, &data[..need as usize]))
+}
+
+/// Read an IDX3 image file (`.gz` or raw) of 28 x 28 `u8` images.
+pub fn read_idx_images(path: &Path) -> Result<Vec<Image>, ImageError> {
+    let bytes = read_maybe_gz(path)?;
+    let (dims, data) = idx_header(path, &bytes, 3, "images")?;
+    if dims[1] != SIDE || dims[2] != SIDE {
+        return Err(ImageError::WrongSize { path: path.to_path_buf(), rows: dims[1], cols: dims[2] });
+    }
+    Ok(data.chunks_exact(PIXELS).map(|c| c.try_into().expect("PIXELS bytes")).collect())
+}
+
+/// Read an IDX1 label file (`.gz` or raw).
+pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, ImageError> {
+    let bytes = read_maybe_gz(path)?;
+    let (_, data) = idx_header(path, &bytes, 1, "labels")?;
+    Ok(data.to_vec())
+}
+
+/// Read an MNIST pair of image and label files; classes are `"0"` .. `"9"`.
+pub fn read_mnist(images: &Path, labels: &Path) -> Result<LabelledImages, ImageError> {
+    let imgs = read_idx_images(images)?;
+    let labs = read_idx_labels(labels)?;
+    if imgs.len() != labs.len() {
+        return Err(ImageError::CountMismatch {
+            images: images.to_path_buf(), n_images: imgs.len(), labels: labels.to_path_buf(), n_labels: labs.len(),
+        });
+    }
+    Ok(LabelledImages { images: imgs, labels: labs.into_iter().map(u32::from).collect(), classes: (0..10).map(|d| d.to_string()).collect() })
+}
+
+/// Read one image file (PNG, or any format the `image` crate was built with) as 28 x 28 grayscale.
+/// Other sizes are resized (triangle filter). No inversion: MNIST-like inputs are light on dark.
+pub fn read_png(path: &Path) -> Result<Image, ImageError> {
+    let img = image::open(path).map_err(|e| ImageError::Decode { path: path.to_path_buf(), message: e.to_string() })?;
+    let mut gray = img.to_luma8();
+    if gray.width() as usize != SIDE || gray.height() as usize != SIDE {
+        gray = image::imageops::resize(&gray, SIDE as u32, SIDE as u32, image::imageops::FilterType::Triangle);
+    }
+    Ok(gray.into_raw().try_into().expect("28 x 28 luma image"))
+}
+
+/// Read `<dir>/<class>/<file>.png` images: classes are the sub-folder names, sorted; files are
+/// sorted by name within a class, so the order is deterministic.
+pub fn read_png_folder(dir: &Path) -> Result<LabelledImages, ImageError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ImageError::Io { path, source }
+    };
+    let mut classes: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    classes.sort();
+    let mut out = LabelledImages::default();
+    for class_dir in classes {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&class_dir)
+            .map_err(io(&class_dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
+            .collect();
+        if files.is_empty() {
+            continue;
+        }
+        files.sort();
+        let label = out.classes.len() as u32;
+        out.classes.push(class_dir.file_name().unwrap_or_default().to_string_lossy().to_string());
+        for f in files {
+            out.images.push(read_png(&f)?);
+            out.labels.push(label);
+        }
+    }
+    if out.images.is_empty() {
+        return Err(ImageError::EmptyFolder { path: dir.to_path_buf() });
+    }
+    Ok(out)
+}
+
+fn unit_to_u8(v: f32) -> u8 {
+    (v.clamp(0.0, 1.0) * 255.0).round() as u8
+}
+
+/// Write one 28 x 28 image with pixels in `[0, 1]` (clamped) as a grayscale PNG.
+pub fn save_png(path: &Path, pixels: &[f32; PIXELS]) -> Result<(), ImageError> {
+    let raw: Vec<u8> = pixels.iter().map(|&v| unit_to_u8(v)).collect();
+    let img = image::GrayImage::from_raw(SIDE as u32, SIDE as u32, raw).expect("28 x 28 buffer");
+    img.save(path).map_err(|e| ImageError::Write { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// Write `images` (pixels in `[0, 1]`, clamped) as a grid of `cols` columns, row by row, each
+/// image scaled up `scale` times, with white separators `gap` pixels wide (and a white border).
+/// For originals vs reconstructions, pass the originals' row then the reconstructions' row.
+pub fn save_png_grid(path: &Path, images: &[[f32; PIXELS]], cols: usize, scale: usize, gap: usize) -> Result<(), ImageError> {
+    let cols = cols.max(1);
+    let scale = scale.max(1);
+    let rows = images.len().div_ceil(cols).max(1);
+    let cell = SIDE * scale;
+    let (w, h) = (gap + cols * (cell + gap), gap + rows * (cell + gap));
+    let mut canvas = image::GrayImage::from_pixel(w as u32, h as u32, image::Luma([255]));
+    for (i, img) in images.iter().enumerate() {
+        let (x0, y0) = (gap + (i % cols) * (cell + gap), gap + (i / cols) * (cell + gap));
+        for y in 0..cell {
+            for x in 0..cell {
+                let v = unit_to_u8(img[(y / scale) * SIDE + x / scale]);
+                canvas.put_pixel((x0 + x) as u32, (y0 + y) as u32, image::Luma([v]));
+            }
+        }
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| ImageError::Write { path: path.to_path_buf(), message: e.to_string() })?;
+    }
+    canvas.save(path).map_err(|e| ImageError::Write { path: path.to_path_buf(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idx3(n: u32, rows: u32, cols: u32, data: &[u8]) -> Vec<u8> {
+        let mut b = vec![0, 0, 8, 3];
+        for d in [n, rows, cols] {
+            b.extend(d.to_be_bytes());
+        }
+        b.extend_from_slice(data);
+        b
+    }
+
+    #[test]
+    fn idx_images_and_labels_read_back_gz_or_raw() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..2 * PIXELS).map(|i| (i % 251) as u8).collect();
+        let raw = dir.path().join("img-idx3-ubyte");
+        std::fs::write(&raw, idx3(2, 28, 28, &data)).unwrap();
+        let gz = dir.path().join("img-idx3-ubyte.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut enc, &idx3(2, 28, 28, &data)).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        for p in [&raw, &gz] {
+            let imgs = read_idx_images(p).unwrap();
+            assert_eq!(imgs.len(), 2);
+            assert_eq!(imgs[1][0], data[PIXELS]);
+        }
+        let labels = dir.path().join("lab-idx1-ubyte");
+        std::fs::write(&labels, [0, 0, 8, 1, 0, 0, 0, 3, 7, 1, 9]).unwrap();
+        let err = read_mnist(&raw, &labels).unwrap_err().to_string();
+        assert!(err.contains("2 images") && err.contains("3 labels"), "{err}");
+    }
+
+    #[test]
+    fn truncated_idx_file_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cut-idx3-ubyte");
+        // Header promises 3 images, data holds 2.5.
+        std::fs::write(&p, idx3(3, 28, 28, &vec![0u8; PIXELS * 5 / 2])).unwrap();
+        let err = read_idx_images(&p).unwrap_err().to_string();
+        assert!(err.contains("cut-idx3-ubyte") && err.contains("truncated") && err.contains("2352"), "{err}");
+        // Header itself cut short.
+        std::fs::write(&p, &idx3(3, 28, 28, &[])[..9]).unwrap();
+        assert!(read_idx_images(&p).unwrap_err().to_string().contains("truncated"));
+        // Labels file given as images.
+        std::fs::write(&p, [0, 0, 8, 1, 0, 0, 0, 1, 5]).unwrap();
+        let err = read_idx_images(&p).unwrap_err().to_string();
+        assert!(err.contains("magic 0x00000801"), "{err}");
+    }
+
+    #[test]
+    fn real_mnist_test_set_has_ten_thousand_labelled_digits() {
+        let root = Path::new("../shared/data/images/mnist");
+        if !root.exists() {
+            eprintln!("SKIPPED: {} not present", root.display());
+            return;
+        }
+        let m = read_mnist(&root.join("t10k-images-idx3-ubyte.gz"), &root.join("t10k-labels-idx1-ubyte.gz")).unwrap();
+        assert_eq!((m.images.len(), m.labels.len()), (10_000, 10_000));
+        // The first test digit of MNIST is a 7.
+        assert_eq!(m.labels[0], 7);
+    }
+
+    #[test]
+    fn png_folder_and_grid_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = [0f32; PIXELS];
+        a[0] = 1.0;
+        let b = [0.5f32; PIXELS];
+        for (class, img) in [("b", &b), ("a", &a)] {
+            std::fs::create_dir_all(dir.path().join(class)).unwrap();
+            save_png(&dir.path().join(class).join("x.png"), img).unwrap();
+        }
+        let set = read_png_folder(dir.path()).unwrap();
+        assert_eq!(set.classes, vec!["a", "b"]);
+        assert_eq!(set.labels, vec![0, 1]);
+        assert_eq!((set.images[0][0], set.images[0][1], set.images[1][5]), (255, 0, 128));
+        let grid = dir.path().join("grid.png");
+        save_png_grid(&grid, &[a, b, b], 2, 2, 3).unwrap();
+        let g = image::open(&grid).unwrap().to_luma8();
+        // 2 columns x 2 rows of 56-pixel cells, 3-pixel white gaps.
+        assert_eq!((g.width(), g.height()), (3 + 2 * 59, 3 + 2 * 59));
+        assert_eq!(g.get_pixel(0, 0).0[0], 255);
+        assert_eq!(g.get_pixel(3, 3).0[0], 255); // a[0] scaled 2x
+        assert_eq!(g.get_pixel(5, 3).0[0], 0);
+    }
+}
