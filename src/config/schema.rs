@@ -295,6 +295,10 @@ impl Default for NeedleSection {
             eval_max_examples: 100,
             eval_batch_size: 32,
             sheet_per_class: 8,
+        }
+    }
+}
+
 /// `kind = "vqvae"`: images, held-out split and model shape. Image files are MNIST IDX files
 /// (`.gz` or raw) or a folder `<dir>/<label>/*.png`; relative to the experiment file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
