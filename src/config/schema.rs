@@ -19,6 +19,8 @@ pub enum Kind {
     Finetune,
     /// Logistic regression on k-mer frequencies for one task: the baseline beside `finetune`.
     KmerBaseline,
+    /// MMIDAS coupled mixture VAE over per-modality gene embeddings, with consensus pruning.
+    Mmidas,
 }
 
 impl Kind {
@@ -27,6 +29,7 @@ impl Kind {
             Kind::Pretrain => "pretrain",
             Kind::Finetune => "finetune",
             Kind::KmerBaseline => "kmer_baseline",
+            Kind::Mmidas => "mmidas",
         }
     }
 }
@@ -56,6 +59,9 @@ pub struct Experiment {
     /// The k-mer baseline's options (`kind = "kmer_baseline"`).
     #[serde(default)]
     pub baseline: BaselineSection,
+    /// MMIDAS options (`kind = "mmidas"`).
+    #[serde(default)]
+    pub mmidas: crate::mmidas::config::MmidasSection,
     #[serde(default)]
     pub train: TrainSection,
     #[serde(default)]

@@ -6,6 +6,7 @@ pub mod finetune;
 pub mod init;
 pub mod kmer;
 pub mod lm;
+pub mod mmidas;
 pub mod optim;
 pub mod pretrain;
 pub mod record;
