@@ -608,6 +608,38 @@ mod determinism {
     }
 }
 
+#[cfg(test)]
+mod resume {
+    use super::*;
+    use burn::backend::{Autodiff, Flex};
+
+    #[test]
+    fn rerun_in_same_directory_skips_finished_rounds_and_keeps_the_mask() {
+        let (data, _) = super::tests_data();
+        let section = MmidasSection {
+            n_categories: 4, min_categories: 3, steps_per_round: 5, hidden: 8, hidden_layers: 1, latent: 3,
+            ..MmidasSection::default()
+        };
+        let train = TrainSection { batch_size: 40, log_every: 1000, checkpoint_every: 100_000, warmup_steps: 0, ..TrainSection::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let spec = FitSpec { section: &section, train: &train, first_steps: 8, seed: 9, run_dir: dir.path() };
+        let fit_once = || {
+            let mut sink = crate::logging::MemorySink::new();
+            let mut said = Vec::new();
+            let (rounds, state) =
+                fit::<Autodiff<Flex>>(&data, &spec, &mut sink, &mut |l| said.push(l.to_string()), &Default::default()).unwrap();
+            (rounds, state, said)
+        };
+        let (first, state, _) = fit_once();
+        assert_eq!((first.len(), state.step), (2, 13));
+        let (again, state2, said) = fit_once();
+        assert_eq!(said.iter().filter(|l| l.contains("skipping")).count(), 2, "{said:?}");
+        assert_eq!(state2.step, 13);
+        assert_eq!(again[1].active, first[1].active);
+        assert_eq!(again[1].eval.labels, first[1].eval.labels);
+    }
+}
+
 /// 120 items of the synthetic two-view data, for tests outside `tests`.
 #[cfg(test)]
 fn tests_data() -> (MmidasData, Vec<usize>) {
