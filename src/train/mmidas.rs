@@ -318,14 +318,27 @@ fn io_other(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
 }
 
 /// `consensus.tsv`: one line per round.
-pub fn write_consensus(path: &Path, rounds: &[RoundResult], names: &[String], selected: usize) -> Result<(), RunError> {
+/// `reference[i]`, when given, holds round `i`'s (ARI, NMI) of the joint labels.
+pub fn write_consensus(
+    path: &Path,
+    rounds: &[RoundResult],
+    names: &[String],
+    selected: usize,
+    reference: Option<&[(f64, f64)]>,
+) -> Result<(), RunError> {
     let mut out = String::from("k\tconsensus\tagree_fraction");
     names.iter().for_each(|n| out.push_str(&format!("\trecon_{n}")));
+    if reference.is_some() {
+        out.push_str("\tjoint_ari\tjoint_nmi");
+    }
     out.push_str("\tselected\tdir\n");
     for (i, r) in rounds.iter().enumerate() {
         let s = &r.summary;
         out.push_str(&format!("{}\t{:.6}\t{:.6}", s.k, s.consensus, s.agree_fraction));
         s.recon.iter().for_each(|v| out.push_str(&format!("\t{v:.6}")));
+        if let Some((ari, nmi)) = reference.and_then(|r| r.get(i)) {
+            out.push_str(&format!("\t{ari:.6}\t{nmi:.6}"));
+        }
         out.push_str(&format!("\t{}\t{}\n", i == selected, r.dir.file_name().unwrap_or_default().to_string_lossy()));
     }
     std::fs::write(path, out).map_err(io_other(path))
@@ -456,7 +469,17 @@ pub fn run(resolved: &Resolved, resume: bool) -> Result<RunSummary, RunError> {
     let result = fitted.and_then(|((rounds, state, _log), backend)| {
         let selected = prune::select_k(&rounds.iter().map(|r| r.summary.clone()).collect::<Vec<_>>(), s.selection, s.consensus_min)
             .ok_or_else(|| RunError::Other("no pruning round finished".into()))?;
-        write_consensus(&run_path.join("consensus.tsv"), &rounds, &data.names, selected)?;
+        let per_round: Option<Vec<(f64, f64)>> = reference.as_ref().map(|reference| {
+            rounds
+                .iter()
+                .map(|r| {
+                    let joint: Vec<usize> = joint_labels(&r.eval, r.active.len()).iter().map(|j| j.0).collect();
+                    let m = reference_scores(&data, r, &joint, reference);
+                    (m.get("joint/ari").copied().unwrap_or(f64::NAN), m.get("joint/nmi").copied().unwrap_or(f64::NAN))
+                })
+                .collect()
+        });
+        write_consensus(&run_path.join("consensus.tsv"), &rounds, &data.names, selected, per_round.as_deref())?;
         let round = &rounds[selected];
         let joint = write_labels(&run_path, &data, round)?;
         let mut metrics = BTreeMap::new();
