@@ -77,6 +77,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let r = load_experiment(&experiment, &set)?;
             print!("{}", r.to_toml(None));
             let t = &r.experiment.train;
+            if r.experiment.kind == Kind::Mmidas {
+                let m = &r.experiment.mmidas;
+                println!("\n# ---- summary ----");
+                println!("# kind:             mmidas (the model.* section above is not used)");
+                println!("# arms:             {} ({})", m.modalities.len(), m.modalities.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", "));
+                println!("# categories:       {} pruned one per round down to {}; {} steps per round", m.n_categories, m.min_categories, m.steps_per_round);
+                println!("# items per step:   {} ({} x {} accum)", t.batch_size * t.grad_accum, t.batch_size, t.grad_accum);
+                println!("# parameters:       depend on the input sizes; `gfm run` prints them");
+                return Ok(());
+            }
             println!("\n# ---- summary ----");
             println!("# kind:             {}", r.experiment.kind.as_str());
             println!("# parameters:       {}", thousands(r.model.num_params()));

@@ -148,6 +148,19 @@ pub struct ArmOutput<B: Backend> {
 }
 
 impl MmidasConfig {
+    /// Trainable parameters (weights and biases of every Linear of every arm).
+    pub fn num_params(&self) -> usize {
+        let (h, l, k, s, n) = (self.hidden, self.latent, self.n_categories, self.state_dim, self.hidden_layers.max(1));
+        let lin = |i: usize, o: usize| i * o + o;
+        self.input_dims
+            .iter()
+            .map(|&d| {
+                lin(d, h) + (n - 1) * lin(h, h) + lin(h, l) + lin(l, k) + 2 * lin(l + k, s)
+                    + lin(k + s, l) + lin(l, h) + (n - 1) * lin(h, h) + lin(h, d)
+            })
+            .sum()
+    }
+
     pub fn init<B: Backend>(&self, device: &B::Device) -> Mmidas<B> {
         let (h, l, k, s) = (self.hidden, self.latent, self.n_categories, self.state_dim);
         let lin = |i: usize, o: usize| LinearConfig::new(i, o).init::<B>(device);
@@ -327,6 +340,14 @@ mod tests {
         let outs = inner.forward(xs.iter().map(|x| x.clone().inner()).collect(), 1.0, false);
         let c: Vec<f32> = outs[0].c.clone().into_data().iter::<f32>().collect();
         assert!((0..16).all(|r| c[r * 4 + 2] == 0.0 && (c[r * 4..r * 4 + 4].iter().sum::<f32>() - 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn parameter_count_matches_the_module() {
+        // burn also counts running states: per arm 2 x (2 layers x 8 + 4 latent) batch-norm
+        // statistics, plus the 4-entry category mask.
+        let model: Mmidas<Flex> = tiny().init(&Default::default());
+        assert_eq!(model.num_params() - 2 * 2 * (2 * 8 + 4) - 4, tiny().num_params());
     }
 
     #[test]

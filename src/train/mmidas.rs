@@ -451,12 +451,13 @@ pub fn run(resolved: &Resolved, resume: bool) -> Result<RunSummary, RunError> {
     crate::mmidas::write_missing(&run_path.join("missing_ids.txt"), &aligned).map_err(io_other(&run_path.join("missing_ids.txt")))?;
     let data = MmidasData::from(aligned);
     session.say(&format!(
-        "{} items aligned across {} modalities ({}); K = {} -> min {}",
+        "{} items aligned across {} modalities ({}); K = {} -> min {}; {} parameters",
         data.ids.len(),
         data.names.len(),
         data.names.iter().zip(&data.dims).map(|(n, d)| format!("{n}: {d}")).collect::<Vec<_>>().join(", "),
         s.n_categories,
-        s.min_categories
+        s.min_categories,
+        model_config(s, &data.dims).num_params()
     ));
     let reference = match &s.labels {
         Some(p) => Some(dataset::read_reference_labels(p).map_err(|e| RunError::Other(e.to_string()))?),
