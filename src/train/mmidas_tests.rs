@@ -73,7 +73,7 @@ mod fit {
         let joint: Vec<usize> = joint_labels(&last.eval, 5).iter().map(|j| j.0).collect();
         let pruned = last.active.iter().position(|a| !a).unwrap();
         assert!(joint.iter().all(|&j| j != pruned), "no item may land in the pruned category");
-        let ari = metrics::adjusted_rand_index(&joint, &truth).unwrap();
+        let ari = crate::mmidas::metrics::adjusted_rand_index(&joint, &truth).unwrap();
         eprintln!("ARI {ari}, consensus {:?}", rounds.iter().map(|r| r.summary.consensus).collect::<Vec<_>>());
         assert!(ari >= 0.9, "ARI {ari}, consensus {:?}", rounds.iter().map(|r| r.summary.consensus).collect::<Vec<_>>());
         assert!(last.summary.consensus > 0.9, "{:?}", last.summary);
