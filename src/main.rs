@@ -176,6 +176,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             let t = &r.experiment.train;
+            if r.experiment.kind == Kind::Mmidas {
+                let m = &r.experiment.mmidas;
+                println!("\n# ---- summary ----");
+                println!("# kind:             mmidas (the model.* section above is not used)");
+                println!("# arms:             {} ({})", m.modalities.len(), m.modalities.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", "));
+                println!("# categories:       {} pruned one per round down to {}; {} steps per round", m.n_categories, m.min_categories, m.steps_per_round);
+                println!("# items per step:   {} ({} x {} accum)", t.batch_size * t.grad_accum, t.batch_size, t.grad_accum);
+                println!("# parameters:       depend on the input sizes; `gfm run` prints them");
+                return Ok(());
+            }
             println!("\n# ---- summary ----");
             println!("# kind:             {}", r.experiment.kind.as_str());
             println!("# parameters:       {}", thousands(r.model.num_params()));
@@ -241,6 +251,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Kind::ImageClassifier => gfm::train::classifier::run(&r, resume)?,
                 Kind::NeedleInDna => gfm::train::needle::run(&r, resume)?,
                 Kind::Vqvae => gfm::train::vqvae::run(&r, resume)?,
+                Kind::Mmidas => gfm::train::mmidas::run(&r, resume)?,
             };
             println!(
                 "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",

@@ -164,6 +164,9 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
             }
         }
     }
+    if exp.kind == Kind::Mmidas {
+        exp.mmidas.resolve_paths(base, &mut problems);
+    }
     if let Some(p) = &exp.tokenizer.path {
         match absolute(p).canonicalize() {
             Ok(c) => exp.tokenizer.path = Some(c),
@@ -278,6 +281,7 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
     match exp.kind {
         Kind::Pretrain => need(!d.train.is_empty(), "data.train is empty: list at least one FASTA file".into()),
         Kind::Vqvae => {}
+        Kind::Mmidas => exp.mmidas.problems().into_iter().for_each(|p| need(false, p)),
         Kind::Finetune | Kind::KmerBaseline => {
             need(!exp.tasks.is_empty(), format!("kind = \"{}\" needs at least one [[tasks]] table", exp.kind.as_str()));
             need(exp.kind != Kind::Finetune || exp.model.init_from.is_some(),

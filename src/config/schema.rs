@@ -25,6 +25,8 @@ pub enum Kind {
     NeedleInDna,
     /// A VQ-VAE on 28 x 28 images (MNIST): image tokens for cross-modal tasks.
     Vqvae,
+    /// MMIDAS coupled mixture VAE over per-modality gene embeddings, with consensus pruning.
+    Mmidas,
 }
 
 impl Kind {
@@ -36,6 +38,7 @@ impl Kind {
             Kind::ImageClassifier => "image_classifier",
             Kind::NeedleInDna => "needle_in_dna",
             Kind::Vqvae => "vqvae",
+            Kind::Mmidas => "mmidas",
         }
     }
 }
@@ -74,6 +77,9 @@ pub struct Experiment {
     /// The VQ-VAE's images and shape (`kind = "vqvae"`).
     #[serde(default)]
     pub vqvae: VqvaeSection,
+    /// MMIDAS options (`kind = "mmidas"`).
+    #[serde(default)]
+    pub mmidas: crate::mmidas::config::MmidasSection,
     #[serde(default)]
     pub train: TrainSection,
     #[serde(default)]

@@ -1,5 +1,5 @@
-//! Readers for per-modality gene embedding tables: `.npy` + ids file, safetensors + ids file,
-//! and CSV/TSV (optionally gzipped) with the id in the first column.
+//! Readers for per-modality gene embedding tables: `.npy`/`.npz` + ids file, safetensors + ids
+//! file, parquet (id column + numeric or list columns), and CSV/TSV (optionally gzipped) with the id in the first column.
 //!
 //! Every reader checks sizes against the file length before allocating, then hands the rows to
 //! [`finish`], which rejects empty tables, duplicate ids and non-finite values.
@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use super::config::TableFormat;
 use super::{EmbeddingTable, InputError};
 
 const NPY_MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -23,12 +24,10 @@ pub fn read_table(
 ) -> Result<EmbeddingTable, InputError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
     let (ids, dim, values) = if name.ends_with(".npz") {
-        return Err(InputError::Format {
-            path: path.to_path_buf(),
-            reason: "`.npz` archives are not supported; save the matrix with `numpy.save` \
-                     (a 2-D `.npy`) and write the gene ids to a text file, one per line"
-                .into(),
-        });
+        let (rows, dim, values) = read_npz(path, None)?;
+        (read_ids_for(path, ids_path, rows)?, dim, values)
+    } else if name.ends_with(".parquet") {
+        read_parquet(path, None)?
     } else if name.ends_with(".npy") {
         let (rows, dim, values) = read_npy(path)?;
         (read_ids_for(path, ids_path, rows)?, dim, values)
@@ -37,6 +36,38 @@ pub fn read_table(
         (read_ids_for(path, ids_path, rows)?, dim, values)
     } else {
         read_delimited(path)?
+    };
+    finish(path, modality, ids, dim, values)
+}
+
+/// Read one modality's table in an explicit format (`Auto`: by extension, as [`read_table`]).
+/// `array` names the `.npz` member or the parquet id column.
+pub fn read_table_as(
+    path: &Path,
+    ids_path: Option<&Path>,
+    modality: &str,
+    format: TableFormat,
+    array: Option<&str>,
+) -> Result<EmbeddingTable, InputError> {
+    let (ids, dim, values) = match format {
+        TableFormat::Auto => return read_table(path, ids_path, modality),
+        TableFormat::Npy => {
+            let (rows, dim, values) = read_npy(path)?;
+            (read_ids_for(path, ids_path, rows)?, dim, values)
+        }
+        TableFormat::Safetensors => {
+            let (rows, dim, values) = read_safetensors(path)?;
+            (read_ids_for(path, ids_path, rows)?, dim, values)
+        }
+        TableFormat::Delimited => read_delimited(path)?,
+        TableFormat::Npz => {
+            let (rows, dim, values) = read_npz(path, array)?;
+            (read_ids_for(path, ids_path, rows)?, dim, values)
+        }
+        TableFormat::Parquet => read_parquet(path, array)?,
+        TableFormat::MnistIdx => {
+            return Err(format_err(path, "mnist_idx tables are read by mmidas::load_modalities (they need a view)"))
+        }
     };
     finish(path, modality, ids, dim, values)
 }
@@ -149,15 +180,20 @@ fn decode<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> 
 
 /// NumPy `.npy` v1/v2/v3: little-endian `<f4`/`<f8`, C order, 2-D.
 fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
-    let file_len = file.metadata().map_err(io_err(path))?.len();
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    parse_npy(path, &bytes)
+}
+
+/// Parse `.npy` bytes (a file, or a member of an `.npz` archive).
+fn parse_npy(path: &Path, bytes: &[u8]) -> Result<(usize, usize, Vec<f32>), InputError> {
+    let file_len = bytes.len() as u64;
     let bad = |reason: String| InputError::NpyHeader { path: path.to_path_buf(), reason };
-    let mut prefix = [0u8; 12];
     if file_len < 10 {
         return Err(truncated(path, 10, file_len));
     }
     let got = file_len.min(12) as usize;
-    file.read_exact(&mut prefix[..got]).map_err(io_err(path))?;
+    let mut prefix = [0u8; 12];
+    prefix[..got].copy_from_slice(&bytes[..got]);
     if &prefix[..6] != NPY_MAGIC {
         return Err(bad("missing the \\x93NUMPY magic; is this a .npy file?".into()));
     }
@@ -171,9 +207,7 @@ fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
     if data_start > file_len {
         return Err(truncated(path, data_start, file_len));
     }
-    let mut header = vec![0u8; header_len as usize];
-    file.seek(SeekFrom::Start(header_start)).map_err(io_err(path))?;
-    file.read_exact(&mut header).map_err(io_err(path))?;
+    let header = &bytes[header_start as usize..data_start as usize];
     let header = String::from_utf8_lossy(&header).into_owned();
     let descr = npy_field(&header, "descr")
         .map(|v| v.trim_matches(|c| c == '\'' || c == '"').to_string())
@@ -209,14 +243,107 @@ fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
         return Err(bad(format!("shape {shape} is {d}-D; the table must be 2-D (genes, dim)")));
     };
     check_size(path, data_bytes(path, rows, dim, item)?, file_len - data_start)?;
-    let mut data = vec![0u8; rows * dim * item];
-    file.read_exact(&mut data).map_err(io_err(path))?;
+    let data = &bytes[data_start as usize..];
     let values = if item == 4 {
-        decode::<4>(&data, f32::from_le_bytes)
+        decode::<4>(data, f32::from_le_bytes)
     } else {
-        decode::<8>(&data, |b| f64::from_le_bytes(b) as f32)
+        decode::<8>(data, |b| f64::from_le_bytes(b) as f32)
     };
     Ok((rows, dim, values))
+}
+
+/// NumPy `.npz` (zip of `.npy` members, stored or deflated): the member `array` (with or without
+/// `.npy`), or the only member when `array` is `None`.
+fn read_npz(path: &Path, array: Option<&str>) -> Result<(usize, usize, Vec<f32>), InputError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| format_err(path, format!("not a readable .npz (zip) archive: {e}")))?;
+    let names: Vec<String> = zip.file_names().map(|n| n.trim_end_matches(".npy").to_string()).collect();
+    let index = match array {
+        Some(want) => names.iter().position(|n| n == want.trim_end_matches(".npy")).ok_or_else(|| {
+            format_err(path, format!("no array {want:?} in the archive; it holds {names:?}"))
+        })?,
+        None if names.len() == 1 => 0,
+        None => {
+            return Err(format_err(path, format!(
+                "the archive holds {} arrays {names:?}; name one with `array = \"...\"`", names.len())))
+        }
+    };
+    let mut member = zip.by_index(index).map_err(|e| format_err(path, format!("zip member {index}: {e}")))?;
+    let mut bytes = Vec::with_capacity(member.size().min(1 << 32) as usize);
+    member.read_to_end(&mut bytes).map_err(io_err(path))?;
+    parse_npy(path, &bytes)
+}
+
+/// One parquet value as a number, or `None` if it is not numeric.
+fn parquet_number(field: &parquet::record::Field) -> Option<f32> {
+    use parquet::record::Field as F;
+    Some(match field {
+        F::Float(v) => *v,
+        F::Double(v) => *v as f32,
+        F::Float16(v) => v.to_f32(),
+        F::Int(v) => *v as f32,
+        F::Long(v) => *v as f32,
+        F::Short(v) => *v as f32,
+        F::Byte(v) => *v as f32,
+        F::UInt(v) => *v as f32,
+        F::UShort(v) => *v as f32,
+        F::UByte(v) => *v as f32,
+        F::ULong(v) => *v as f32,
+        F::Null => f32::NAN,
+        _ => return None,
+    })
+}
+
+/// Parquet with an id column (`id_column`, default the first) and either numeric columns or one
+/// list-of-numbers column per row. Read with the row API (no arrow); fine for gene-sized tables.
+fn read_parquet(path: &Path, id_column: Option<&str>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
+    use parquet::file::reader::SerializedFileReader;
+    use parquet::record::Field as F;
+    let file = File::open(path).map_err(io_err(path))?;
+    let pq_err = |e: parquet::errors::ParquetError| format_err(path, format!("parquet: {e}"));
+    let reader = SerializedFileReader::new(file).map_err(pq_err)?;
+    let (mut ids, mut values, mut dim) = (Vec::new(), Vec::new(), None::<usize>);
+    for (r, row) in reader.into_iter().enumerate() {
+        let row = row.map_err(pq_err)?;
+        let line = r as u64 + 1;
+        let columns: Vec<(&String, &F)> = row.get_column_iter().collect();
+        let id_at = match id_column {
+            Some(name) => columns.iter().position(|(n, _)| n.as_str() == name).ok_or_else(|| {
+                let have: Vec<&String> = columns.iter().map(|(n, _)| *n).collect();
+                format_err(path, format!("no id column {name:?}; columns are {have:?}"))
+            })?,
+            None => 0,
+        };
+        let id = match columns.get(id_at).map(|c| c.1) {
+            Some(F::Str(s)) => s.clone(),
+            Some(F::Int(v)) => v.to_string(),
+            Some(F::Long(v)) => v.to_string(),
+            other => return Err(format_err(path, format!("row {line}: id column holds {other:?}, not a string or integer"))),
+        };
+        let before = values.len();
+        for (c, (name, field)) in columns.iter().enumerate().filter(|(c, _)| *c != id_at) {
+            let bad = || InputError::BadNumber { path: path.to_path_buf(), line, column: c + 1, value: format!("{name} = {field}") };
+            match field {
+                F::ListInternal(list) => {
+                    for e in list.elements() {
+                        values.push(parquet_number(e).ok_or_else(bad)?);
+                    }
+                }
+                other => values.push(parquet_number(other).ok_or_else(bad)?),
+            }
+        }
+        let found = values.len() - before;
+        match dim {
+            None => dim = Some(found),
+            Some(expected) if expected != found => {
+                return Err(InputError::Ragged { path: path.to_path_buf(), line, expected: expected + 1, found: found + 1 })
+            }
+            _ => {}
+        }
+        ids.push(id);
+    }
+    Ok((ids, dim.unwrap_or(0), values))
 }
 
 /// Raw text of `'key': value` in a NumPy header dict; tuples kept whole.

@@ -8,6 +8,7 @@ pub mod init;
 pub mod kmer;
 pub mod lm;
 pub mod needle;
+pub mod mmidas;
 pub mod optim;
 pub mod pretrain;
 pub mod record;

@@ -163,13 +163,29 @@ impl Drop for Session {
 impl Session {
     /// Prepare (or find, when resuming) the run directory and start its log and record.
     pub fn open(resolved: &Resolved, resume: bool) -> Result<Self, RunError> {
-        let exp = &resolved.experiment;
         let started = Instant::now();
         let mut early = Vec::new();
         let run_dir = RunDir::prepare(resolved, resume, &mut |w| {
             eprintln!("{w}");
             early.push(w.to_string());
         })?;
+        Self::start(resolved, run_dir, early, started)
+    }
+
+    /// Continue in an existing run directory whose checkpoints live below it (MMIDAS keeps one
+    /// loop run per pruning round in `K_NNN/`), keeping its record.
+    pub fn open_in(resolved: &Resolved, path: PathBuf) -> Result<Self, RunError> {
+        let run_id = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let mut early = Vec::new();
+        check_same_config(&path, resolved, &mut |w| {
+            eprintln!("{w}");
+            early.push(w.to_string());
+        });
+        Self::start(resolved, RunDir { path, run_id, resume: None }, early, Instant::now())
+    }
+
+    fn start(resolved: &Resolved, run_dir: RunDir, early: Vec<String>, started: Instant) -> Result<Self, RunError> {
+        let exp = &resolved.experiment;
         let mut log = TextLog::create(&run_dir.path.join("train.log"))?;
         for line in &early {
             log.text(line);

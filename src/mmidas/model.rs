@@ -1,0 +1,365 @@
+//! The coupled mixture VAE of MMIDAS (Marghi et al.; AllenInstitute/MMIDAS `mmidas/nn_model.py`,
+//! class `mixVAE_model`): one autoencoder arm per modality, each with its own input size, whose
+//! categorical posteriors are coupled by the loss ([`super::loss`]).
+//!
+//! Per arm (`mixVAE_model.encoder`, `intermed`, `decoder`, `forward`):
+//! - input dropout, then `hidden_layers` x (Linear -> ReLU -> BatchNorm without affine), then
+//!   Linear -> ReLU -> BatchNorm (no affine) to the `latent`-dimensional code `z`;
+//! - categorical head: `p = softmax(fcc(z))`, then `q_c = softmax(p / tau)` (the "double softmax");
+//! - `c`: in training a relaxed Gumbel-softmax sample `softmax((log(q_c + eps) + g) / T)` with
+//!   `g = -log(-log(U + eps) + eps)`, `U ~ U(0, 1)` (`gumbel_softmax_sample`, `hard = False`); in
+//!   evaluation the one-hot argmax of `q_c` (`gumbel_softmax(..., hard=True, gumble_noise=False)`);
+//! - state: `mu = fc_mu([z, c])`, `var = sigmoid(fc_sigma([z, c]))`, `log_var = log(var + eps)`,
+//!   `s = mu + sqrt(var) * e` (`reparam_trick`);
+//! - decoder from `[c, s]`: Linear(K + S, latent) -> ReLU -> Linear(latent, hidden) -> ReLU ->
+//!   (`hidden_layers` - 1) x (Linear -> ReLU) -> Linear(hidden, input).
+//!
+//! Deliberate differences from the reference, each for a stated reason:
+//! - `e ~ N(0, I)`: the reference draws `torch.rand_like` (uniform on [0, 1)), which is not the
+//!   reparameterisation of a Gaussian; the KL term assumes a Gaussian posterior.
+//! - The output layer is linear: the reference ends with ReLU for non-negative log expression;
+//!   gene embeddings are standardised and signed.
+//! - In evaluation `s = mu` (no noise), so labels and reconstructions are deterministic.
+//! - Pruned categories get a logit of `-1e9` in both softmaxes (probability exactly 0). The
+//!   reference zeroes their `fcc` rows with `torch.nn.utils.prune` (logit 0 in the first softmax)
+//!   and restricts the second softmax to the kept categories. Both give zero probability and no
+//!   gradient to the pruned rows.
+
+use burn::module::{Module, RunningState};
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{relu, sigmoid, softmax};
+use burn::tensor::Distribution;
+
+/// Added inside logs and divisions, as the reference's `eps` (`cpl_mixVAE(eps=1e-8)`).
+pub const EPS: f64 = 1e-8;
+/// Logit of a pruned category.
+const PRUNED_LOGIT: f64 = -1e9;
+
+/// Shape and constants of the multi-arm model; `init` builds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MmidasConfig {
+    /// Input size of each arm (one per modality).
+    pub input_dims: Vec<usize>,
+    /// `K`, categories before pruning (`n_categories`).
+    pub n_categories: usize,
+    /// Width of the hidden layers (`fc_dim`, 100 in the reference).
+    pub hidden: usize,
+    /// Hidden Linear layers of the encoder and of the decoder (4 in the reference: fc1..fc4).
+    pub hidden_layers: usize,
+    /// Low-dimensional code (`lowD_dim`, 10).
+    pub latent: usize,
+    /// Continuous state variable `s` (`state_dim`).
+    pub state_dim: usize,
+    /// Input dropout probability (`x_drop`).
+    pub dropout: f64,
+    /// Softmax temperature of the categorical head (`tau`).
+    pub tau: f64,
+    /// Momentum of the batch-norm running statistics (`momentum`, 0.01 in the reference).
+    pub batch_norm_momentum: f64,
+}
+
+/// Batch normalisation without affine parameters (`nn.BatchNorm1d(affine=False)`): training
+/// normalises by the batch's mean and biased variance and updates running statistics (with the
+/// unbiased variance, as PyTorch does); inference uses the running statistics. Written here
+/// because burn's `BatchNorm` always has a learnable gamma and beta.
+#[derive(Module, Debug)]
+pub struct BatchNormNoAffine<B: Backend> {
+    pub running_mean: RunningState<Tensor<B, 1>>,
+    pub running_var: RunningState<Tensor<B, 1>>,
+    pub momentum: f64,
+    pub epsilon: f64,
+}
+
+impl<B: Backend> BatchNormNoAffine<B> {
+    pub fn new(features: usize, momentum: f64, device: &B::Device) -> Self {
+        Self {
+            running_mean: RunningState::new(Tensor::zeros([features], device)),
+            running_var: RunningState::new(Tensor::ones([features], device)),
+            momentum,
+            epsilon: EPS,
+        }
+    }
+
+    /// # Shapes
+    /// - `x`: `[n, features]` -> `[n, features]`
+    pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let [n, f] = x.dims();
+        if B::ad_enabled(&x.device()) {
+            let mean = x.clone().mean_dim(0); // [1, f]
+            let var = x.clone().sub(mean.clone()).square().mean_dim(0); // [1, f], biased
+            let m = self.momentum;
+            let unbiased = var.clone().detach().mul_scalar(n as f64 / (n.max(2) - 1) as f64);
+            let rm = self.running_mean.value_sync().mul_scalar(1.0 - m).add(mean.clone().detach().reshape([f]).mul_scalar(m));
+            let rv = self.running_var.value_sync().mul_scalar(1.0 - m).add(unbiased.reshape([f]).mul_scalar(m));
+            self.running_mean.update(rm.detach());
+            self.running_var.update(rv.detach());
+            x.sub(mean).div(var.add_scalar(self.epsilon).sqrt())
+        } else {
+            let mean = self.running_mean.value().reshape([1, f]);
+            let var = self.running_var.value().reshape([1, f]);
+            x.sub(mean).div(var.add_scalar(self.epsilon).sqrt())
+        }
+    }
+}
+
+/// One modality's autoencoder.
+#[derive(Module, Debug)]
+pub struct Arm<B: Backend> {
+    pub input_dropout: Dropout,
+    /// fc1..fc4 of the reference, each followed by ReLU and `encoder_norm[i]`.
+    pub encoder: Vec<Linear<B>>,
+    pub encoder_norm: Vec<BatchNormNoAffine<B>>,
+    /// fc5 (hidden -> latent) and its norm.
+    pub to_code: Linear<B>,
+    pub code_norm: BatchNormNoAffine<B>,
+    /// fcc (latent -> K).
+    pub to_logits: Linear<B>,
+    /// fc_mu and fc_sigma ([latent + K] -> state).
+    pub to_mu: Linear<B>,
+    pub to_var: Linear<B>,
+    /// fc6 ([K + state] -> latent), fc7 (latent -> hidden), fc8.. (hidden -> hidden).
+    pub decoder: Vec<Linear<B>>,
+    /// fc11 (hidden -> input), linear.
+    pub to_output: Linear<B>,
+}
+
+/// The model: arms plus the category mask (1 = kept, 0 = pruned). The mask is model state that
+/// is saved in checkpoints but never trained.
+#[derive(Module, Debug)]
+pub struct Mmidas<B: Backend> {
+    pub arms: Vec<Arm<B>>,
+    pub active: RunningState<Tensor<B, 1>>,
+    pub tau: f64,
+}
+
+/// What one arm's forward pass returns.
+#[derive(Debug, Clone)]
+pub struct ArmOutput<B: Backend> {
+    /// `[n, input]`
+    pub recon: Tensor<B, 2>,
+    /// Categorical posterior `q_c`, `[n, K]`; zero on pruned categories.
+    pub qc: Tensor<B, 2>,
+    /// Category sample (relaxed in training, one-hot in evaluation), `[n, K]`.
+    pub c: Tensor<B, 2>,
+    /// `[n, state]`
+    pub mu: Tensor<B, 2>,
+    pub log_var: Tensor<B, 2>,
+}
+
+impl MmidasConfig {
+    /// Trainable parameters (weights and biases of every Linear of every arm).
+    pub fn num_params(&self) -> usize {
+        let (h, l, k, s, n) = (self.hidden, self.latent, self.n_categories, self.state_dim, self.hidden_layers.max(1));
+        let lin = |i: usize, o: usize| i * o + o;
+        self.input_dims
+            .iter()
+            .map(|&d| {
+                lin(d, h) + (n - 1) * lin(h, h) + lin(h, l) + lin(l, k) + 2 * lin(l + k, s)
+                    + lin(k + s, l) + lin(l, h) + (n - 1) * lin(h, h) + lin(h, d)
+            })
+            .sum()
+    }
+
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Mmidas<B> {
+        let (h, l, k, s) = (self.hidden, self.latent, self.n_categories, self.state_dim);
+        let lin = |i: usize, o: usize| LinearConfig::new(i, o).init::<B>(device);
+        let bn = |f: usize| BatchNormNoAffine::new(f, self.batch_norm_momentum, device);
+        let arms = self
+            .input_dims
+            .iter()
+            .map(|&d| {
+                let layers = self.hidden_layers.max(1);
+                let encoder = (0..layers).map(|i| lin(if i == 0 { d } else { h }, h)).collect();
+                let mut decoder = vec![lin(k + s, l), lin(l, h)];
+                decoder.extend((1..layers).map(|_| lin(h, h)));
+                Arm {
+                    input_dropout: DropoutConfig::new(self.dropout).init(),
+                    encoder,
+                    encoder_norm: (0..layers).map(|_| bn(h)).collect(),
+                    to_code: lin(h, l),
+                    code_norm: bn(l),
+                    to_logits: lin(l, k),
+                    to_mu: lin(l + k, s),
+                    to_var: lin(l + k, s),
+                    decoder,
+                    to_output: lin(h, d),
+                }
+            })
+            .collect();
+        Mmidas { arms, active: RunningState::new(Tensor::ones([k], device)), tau: self.tau }
+    }
+}
+
+/// `x` where `mask` is 1, `PRUNED_LOGIT` where it is 0; the gradient to masked entries is 0.
+///
+/// # Shapes
+/// - `x`: `[n, K]`, `mask`: `[1, K]` -> `[n, K]`
+fn masked<B: Backend>(x: Tensor<B, 2>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
+    x.mul(mask.clone()).add(mask.sub_scalar(1.0).mul_scalar(-PRUNED_LOGIT))
+}
+
+impl<B: Backend> Arm<B> {
+    /// Code `z` and first-softmax probabilities `p` (`mixVAE_model.encoder`).
+    ///
+    /// # Shapes
+    /// - `x`: `[n, input]`, `mask`: `[1, K]` -> (`[n, latent]`, `[n, K]`)
+    pub fn encode(&self, x: Tensor<B, 2>, mask: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let mut h = self.input_dropout.forward(x);
+        for (fc, bn) in self.encoder.iter().zip(&self.encoder_norm) {
+            h = bn.forward(relu(fc.forward(h)));
+        }
+        let z = self.code_norm.forward(relu(self.to_code.forward(h)));
+        let p = softmax(masked(self.to_logits.forward(z.clone()), mask), 1);
+        (z, p)
+    }
+
+    /// # Shapes
+    /// - `x`: `[n, input]`, `mask`: `[1, K]`; see [`ArmOutput`]
+    pub fn forward(&self, x: Tensor<B, 2>, mask: Tensor<B, 2>, tau: f64, temperature: f64, train: bool) -> ArmOutput<B> {
+        let (z, p) = self.encode(x, mask.clone());
+        let [n, k] = p.dims();
+        // Second softmax (`forward`: F.softmax(log_qc / tau)).
+        let qc = softmax(masked(p.div_scalar(tau), mask.clone()), 1);
+        let c = if train {
+            let u = Tensor::<B, 2>::random([n, k], Distribution::Uniform(0.0, 1.0), &qc.device());
+            let gumbel = u.add_scalar(EPS).log().neg().add_scalar(EPS).log().neg();
+            let logits = qc.clone().add_scalar(EPS).log().add(gumbel).div_scalar(temperature);
+            softmax(masked(logits, mask), 1)
+        } else {
+            qc.clone().argmax(1).reshape([n]).one_hot::<2>(k).float() // [n, K]
+        };
+        let y = Tensor::cat(vec![z, c.clone()], 1);
+        let mu = self.to_mu.forward(y.clone());
+        let log_var = sigmoid(self.to_var.forward(y)).add_scalar(EPS).log();
+        let s = if train {
+            let e = mu.random_like(Distribution::Normal(0.0, 1.0));
+            mu.clone().add(log_var.clone().mul_scalar(0.5).exp().mul(e))
+        } else {
+            mu.clone()
+        };
+        let mut h = Tensor::cat(vec![c.clone(), s], 1);
+        for fc in &self.decoder {
+            h = relu(fc.forward(h));
+        }
+        ArmOutput { recon: self.to_output.forward(h), qc, c, mu, log_var }
+    }
+}
+
+impl<B: Backend> Mmidas<B> {
+    pub fn n_categories(&self) -> usize {
+        self.active.value_sync().dims()[0]
+    }
+
+    /// The mask as host booleans (true = kept).
+    pub fn active_categories(&self) -> Vec<bool> {
+        self.active.value_sync().into_data().iter::<f32>().map(|v| v > 0.5).collect()
+    }
+
+    /// Prune (or restore) categories: `active[k] = false` removes category `k`.
+    pub fn set_active(&self, active: &[bool]) {
+        let device = self.active.value_sync().device();
+        let v: Vec<f32> = active.iter().map(|&a| if a { 1.0 } else { 0.0 }).collect();
+        self.active.update(Tensor::from_floats(v.as_slice(), &device));
+    }
+
+    /// Forward every arm; `train` selects Gumbel/reparameterised sampling vs argmax and `s = mu`.
+    ///
+    /// # Shapes
+    /// - `xs[a]`: `[n, input_a]`
+    pub fn forward(&self, xs: Vec<Tensor<B, 2>>, temperature: f64, train: bool) -> Vec<ArmOutput<B>> {
+        let k = self.n_categories();
+        let mask = self.active.value_sync().reshape([1, k]);
+        self.arms
+            .iter()
+            .zip(xs)
+            .map(|(arm, x)| arm.forward(x, mask.clone(), self.tau, temperature, train))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mmidas::loss::{mmidas_loss, LossWeights};
+    use burn::backend::{Autodiff, Flex};
+    use burn::module::AutodiffModule;
+
+    type AB = Autodiff<Flex>;
+
+    fn tiny() -> MmidasConfig {
+        MmidasConfig {
+            input_dims: vec![5, 3],
+            n_categories: 4,
+            hidden: 8,
+            hidden_layers: 2,
+            latent: 4,
+            state_dim: 2,
+            dropout: 0.1,
+            tau: 0.5,
+            batch_norm_momentum: 0.1,
+        }
+    }
+
+    #[test]
+    fn pruned_category_has_zero_posterior_and_zero_gradient() {
+        let device = Default::default();
+        AB::seed(&device, 3);
+        let model: Mmidas<AB> = tiny().init(&device);
+        model.set_active(&[true, true, false, true]);
+        let xs = vec![
+            Tensor::<AB, 2>::random([16, 5], Distribution::Normal(0.0, 1.0), &device),
+            Tensor::<AB, 2>::random([16, 3], Distribution::Normal(0.0, 1.0), &device),
+        ];
+        let outs = model.forward(xs.clone(), 1.0, true);
+        for o in &outs {
+            let q: Vec<f32> = o.qc.clone().into_data().iter::<f32>().collect();
+            let c: Vec<f32> = o.c.clone().into_data().iter::<f32>().collect();
+            for row in 0..16 {
+                assert_eq!(q[row * 4 + 2], 0.0);
+                assert_eq!(c[row * 4 + 2], 0.0);
+                let s: f32 = q[row * 4..row * 4 + 4].iter().sum();
+                assert!((s - 1.0).abs() < 1e-5);
+            }
+        }
+        let loss = mmidas_loss(&outs, &xs, LossWeights { beta: 1.0, coupling: 1.0 }).total;
+        let grads = loss.backward();
+        for arm in &model.arms {
+            // burn's Linear weight is [in, out]: column 2 feeds the pruned logit.
+            let w = arm.to_logits.weight.grad(&grads).expect("weight grad");
+            let b = arm.to_logits.bias.as_ref().and_then(|b| b.grad(&grads)).expect("bias grad");
+            let w: Vec<f32> = w.into_data().iter::<f32>().collect();
+            let b: Vec<f32> = b.into_data().iter::<f32>().collect();
+            assert!((0..4).all(|i| w[i * 4 + 2] == 0.0), "{w:?}");
+            assert_eq!(b[2], 0.0);
+            assert!(w.iter().any(|g| *g != 0.0), "kept categories must still learn");
+        }
+        // Evaluation: one-hot argmax never picks the pruned category; the mask survives `valid()`.
+        let inner = model.valid();
+        assert_eq!(inner.active_categories(), vec![true, true, false, true]);
+        let outs = inner.forward(xs.iter().map(|x| x.clone().inner()).collect(), 1.0, false);
+        let c: Vec<f32> = outs[0].c.clone().into_data().iter::<f32>().collect();
+        assert!((0..16).all(|r| c[r * 4 + 2] == 0.0 && (c[r * 4..r * 4 + 4].iter().sum::<f32>() - 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn parameter_count_matches_the_module() {
+        // burn also counts running states: per arm 2 x (2 layers x 8 + 4 latent) batch-norm
+        // statistics, plus the 4-entry category mask.
+        let model: Mmidas<Flex> = tiny().init(&Default::default());
+        assert_eq!(model.num_params() - 2 * 2 * (2 * 8 + 4) - 4, tiny().num_params());
+    }
+
+    #[test]
+    fn mask_is_saved_in_the_record() {
+        use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+        let device = Default::default();
+        let model: Mmidas<Flex> = tiny().init(&device);
+        model.set_active(&[false, true, true, true]);
+        let rec = NamedMpkBytesRecorder::<FullPrecisionSettings>::default();
+        let bytes = rec.record(model.into_record(), ()).unwrap();
+        let fresh: Mmidas<Flex> = tiny().init(&device);
+        let loaded = fresh.load_record(rec.load(bytes, &device).unwrap());
+        assert_eq!(loaded.active_categories(), vec![false, true, true, true]);
+    }
+}
