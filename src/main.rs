@@ -53,6 +53,29 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Single-modality baselines: Leiden clusters and UMAP figures per embedding table, scored
+    /// against reference labels when given (leiden.tsv, umap_<modality>.png, scores.tsv).
+    Cluster {
+        /// Embedding tables (.npy/.safetensors with --ids, or CSV/TSV with ids in column 1).
+        #[arg(required = true)]
+        tables: Vec<PathBuf>,
+        /// Gene ids for .npy/.safetensors tables, one per line in row order.
+        #[arg(long)]
+        ids: Option<PathBuf>,
+        /// Reference labels: `id<TAB>label` per line (TSV or CSV).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Neighbours per gene in the kNN graph.
+        #[arg(long, default_value_t = 15)]
+        k: usize,
+        /// Leiden resolution (RB configuration model).
+        #[arg(long, default_value_t = 1.0)]
+        resolution: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Validate an experiment and print the resolved config, parameter count and tokens per step.
     Check {
         experiment: PathBuf,
@@ -119,6 +142,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let evals = gfm::train::finetune::eval::eval_checkpoint(&checkpoint, &r, &split, &out)?;
             print!("{}", gfm::eval::results::markdown(&evals, &format!("{split} results of {}", checkpoint.display())));
             println!("\nwritten to {}", out.display());
+            Ok(())
+        }
+        Command::Cluster { tables, ids, labels, k, resolution, seed, out } => {
+            let options = gfm::mmidas::cluster::ClusterOptions { tables, ids, labels, k, resolution, seed, out };
+            for s in gfm::mmidas::cluster::cluster_tables(&options)? {
+                let scores = s.scores.map_or(String::new(), |(a, n, m)| format!(" | ARI {a:.4} NMI {n:.4} AMI {m:.4} over {} labelled", s.labelled));
+                println!("{}: {} genes, {} clusters{scores}", s.modality, s.genes, s.clusters);
+            }
+            println!("written to {}", options.out.display());
             Ok(())
         }
         Command::Run { experiment, set, resume } => {

@@ -3,14 +3,21 @@
 //! This module holds the inputs: one embedding table per modality keyed by gene id
 //! ([`read_table`]), aligned to the genes every modality has ([`align`]), optionally standardized.
 
+pub mod cluster;
+pub mod graph;
 mod inputs;
+pub mod knn;
+pub mod leiden;
 pub mod metrics;
+pub mod umap;
+mod views;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use inputs::read_table;
+pub use views::{knn_graph, leiden_labels, leiden_on, umap_2d};
 
 /// One modality's embeddings: row `i` of `values` (length `dim`) belongs to `ids[i]`.
 #[derive(Debug, Clone, PartialEq)]
