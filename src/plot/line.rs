@@ -26,6 +26,14 @@ pub fn line_plot(
             what: format!("{} series without a finite point", series.len()),
         });
     };
+    // Whole-number ticks without decimals (cluster counts, epochs); others with up to 3.
+    let x_tick = |v: &f64| {
+        if (v - v.round()).abs() < 1e-9 * v.abs().max(1.0) {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.3}").trim_end_matches('0').to_string()
+        }
+    };
     let err = draw_error(path);
     let mut canvas = Canvas::new(900, 600)?;
     {
@@ -40,6 +48,7 @@ pub fn line_plot(
         chart
             .configure_mesh()
             .x_desc(x_label)
+            .x_label_formatter(&x_tick)
             .y_desc(y_label)
             .label_style((FAMILY, 15))
             .axis_desc_style((FAMILY, 17))
