@@ -8,5 +8,6 @@ pub mod export;
 pub mod logging;
 pub mod mmidas;
 pub mod model;
+pub mod plot;
 pub mod tokenizer;
 pub mod train;

@@ -76,6 +76,29 @@ enum Command {
         #[command(subcommand)]
         action: ImageCommand,
     },
+    /// Single-modality baselines: Leiden clusters and UMAP figures per embedding table, scored
+    /// against reference labels when given (leiden.tsv, umap_<modality>.png, scores.tsv).
+    Cluster {
+        /// Embedding tables (.npy/.safetensors with --ids, or CSV/TSV with ids in column 1).
+        #[arg(required = true)]
+        tables: Vec<PathBuf>,
+        /// Gene ids for .npy/.safetensors tables, one per line in row order.
+        #[arg(long)]
+        ids: Option<PathBuf>,
+        /// Reference labels: `id<TAB>label` per line (TSV or CSV).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Neighbours per gene in the kNN graph.
+        #[arg(long, default_value_t = 15)]
+        k: usize,
+        /// Leiden resolution (RB configuration model).
+        #[arg(long, default_value_t = 1.0)]
+        resolution: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Validate an experiment and print the resolved config, parameter count and tokens per step.
     Check {
         experiment: PathBuf,
@@ -239,6 +262,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let files: Vec<String> = s.files.iter().map(|f| f.display().to_string()).collect();
             println!("embedded {} records ({} dims) -> {}", s.records, s.dim, files.join(", "));
+            Ok(())
+        }
+        Command::Cluster { tables, ids, labels, k, resolution, seed, out } => {
+            let options = gfm::mmidas::cluster::ClusterOptions { tables, ids, labels, k, resolution, seed, out };
+            for s in gfm::mmidas::cluster::cluster_tables(&options)? {
+                let scores = s.scores.map_or(String::new(), |(a, n, m)| format!(" | ARI {a:.4} NMI {n:.4} AMI {m:.4} over {} labelled", s.labelled));
+                println!("{}: {} genes, {} clusters{scores}", s.modality, s.genes, s.clusters);
+            }
+            println!("written to {}", options.out.display());
             Ok(())
         }
         Command::Run { experiment, set, resume } => {

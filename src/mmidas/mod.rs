@@ -5,21 +5,28 @@
 //! ([`loss`]), consensus and pruning ([`prune`]) and clustering metrics ([`metrics`]) follow;
 //! training is `crate::train::mmidas`.
 
+pub mod cluster;
 pub mod config;
 pub mod dataset;
+pub mod graph;
 mod inputs;
+pub mod knn;
+pub mod leiden;
 pub mod loss;
 pub mod metrics;
-pub mod write;
 mod mnist;
 pub mod model;
 pub mod prune;
+pub mod umap;
+mod views;
+pub mod write;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use inputs::{read_table, read_table_as};
+pub use views::{knn_graph, leiden_labels, leiden_on, umap_2d};
 
 /// One modality's embeddings: row `i` of `values` (length `dim`) belongs to `ids[i]`.
 #[derive(Debug, Clone, PartialEq)]

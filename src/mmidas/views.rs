@@ -1,0 +1,98 @@
+//! Single-modality views of an embedding table: Leiden clusters and a 2-D UMAP layout, as the
+//! baselines MMIDAS is compared with (scanpy's `pp.neighbors` + `tl.leiden` + `tl.umap`).
+
+use super::graph::{EdgeWeights, WeightedGraph};
+use super::knn::{knn_exact, knn_hnsw, KnnConfig, KnnError, KnnGraph, Metric};
+use super::leiden::{leiden, LeidenConfig};
+use super::umap::{umap, UmapConfig};
+use super::EmbeddingTable;
+
+/// Below this many multiply-adds (`n^2 dim`) the kNN graph is computed exactly.
+const EXACT_WORK: usize = 2_000_000_000;
+
+/// Euclidean kNN graph of the table's rows (`k` neighbours, self excluded): exact for small
+/// tables, HNSW (serial insertion, seeded) otherwise.
+pub fn knn_graph(table: &EmbeddingTable, k: usize, seed: u64) -> Result<KnnGraph, KnnError> {
+    let (n, dim) = (table.ids.len(), table.dim);
+    if n.saturating_mul(n).saturating_mul(dim) <= EXACT_WORK {
+        knn_exact(&table.values, n, dim, k, Metric::Euclidean)
+    } else {
+        let config = KnnConfig { k, seed, ..KnnConfig::default() };
+        knn_hnsw(&table.values, n, dim, &config)
+    }
+}
+
+/// Leiden labels (`0..c`, largest community first) of the table's rows: Euclidean kNN graph with
+/// `k` neighbours, UMAP fuzzy edge weights (scanpy's default), RB configuration quality at
+/// `resolution`.
+pub fn leiden_labels(table: &EmbeddingTable, k: usize, resolution: f64, seed: u64) -> Result<Vec<usize>, KnnError> {
+    let knn = knn_graph(table, k, seed)?;
+    Ok(leiden_on(&knn, resolution, seed))
+}
+
+/// Leiden on an existing kNN graph (to share one graph between Leiden and UMAP).
+pub fn leiden_on(knn: &KnnGraph, resolution: f64, seed: u64) -> Vec<usize> {
+    let graph = WeightedGraph::from_knn(knn, EdgeWeights::Fuzzy);
+    leiden(&graph, &LeidenConfig { resolution, seed, ..LeidenConfig::default() })
+}
+
+/// 2-D UMAP layout of the table's rows (`min_dist = 0.1`, random initialisation), one point per
+/// row in row order.
+pub fn umap_2d(table: &EmbeddingTable, k: usize, seed: u64) -> Result<Vec<(f32, f32)>, KnnError> {
+    let knn = knn_graph(table, k, seed)?;
+    Ok(umap(&knn, &UmapConfig { seed, ..UmapConfig::default() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mmidas::metrics::adjusted_rand_index;
+    use rand::{Rng, SeedableRng};
+
+    /// `clusters` Gaussian blobs (unit noise, centres at distance ~ `separation`) in `dim`
+    /// dimensions, `n` rows.
+    fn blob_table(n: usize, dim: usize, clusters: usize, separation: f32, seed: u64) -> (EmbeddingTable, Vec<usize>) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let centres: Vec<f32> = (0..clusters * dim).map(|_| rng.random_range(-1.0f32..1.0) * separation / (dim as f32 / 3.0).sqrt()).collect();
+        let mut values = Vec::with_capacity(n * dim);
+        let labels: Vec<usize> = (0..n).map(|i| i % clusters).collect();
+        for &c in &labels {
+            for d in 0..dim {
+                let (u, v): (f32, f32) = (rng.random_range(1e-7..1.0), rng.random());
+                let z = (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos();
+                values.push(centres[c * dim + d] + z);
+            }
+        }
+        let ids = (0..n).map(|i| format!("g{i}")).collect();
+        (EmbeddingTable { modality: "test".into(), ids, dim, values }, labels)
+    }
+
+    #[test]
+    fn leiden_labels_recover_blobs_and_umap_has_one_point_per_row() {
+        let (table, truth) = blob_table(400, 32, 4, 12.0, 3);
+        let labels = leiden_labels(&table, 10, 1.0, 0).unwrap();
+        let ari = adjusted_rand_index(&labels, &truth).unwrap();
+        assert!(ari >= 0.95, "ARI {ari}");
+        let knn = knn_graph(&table, 10, 0).unwrap();
+        assert_eq!(leiden_on(&knn, 1.0, 0), labels);
+    }
+
+    /// Timing at the target size: `cargo test --lib mmidas::views -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "minutes: 20,000 x 1,280 kNN + Leiden + UMAP timing"]
+    fn bench_views_20k_by_1280() {
+        let (table, truth) = blob_table(20_000, 1_280, 30, 6.0, 1);
+        let start = std::time::Instant::now();
+        let knn = knn_graph(&table, 15, 0).unwrap();
+        let t_knn = start.elapsed();
+        let start = std::time::Instant::now();
+        let labels = leiden_on(&knn, 1.0, 0);
+        let t_leiden = start.elapsed();
+        let start = std::time::Instant::now();
+        let layout = umap(&knn, &UmapConfig::default());
+        let t_umap = start.elapsed();
+        let clusters = labels.iter().max().map_or(0, |m| m + 1);
+        let ari = adjusted_rand_index(&labels, &truth).unwrap();
+        println!("knn {t_knn:?}, leiden {t_leiden:?} ({clusters} clusters, ARI {ari:.3}), umap {t_umap:?} ({} points)", layout.len());
+    }
+}
