@@ -128,6 +128,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Kind::Pretrain => gfm::train::pretrain::run(&r, resume)?,
                 Kind::Finetune => gfm::train::finetune::run(&r, resume)?,
                 Kind::KmerBaseline => gfm::train::kmer::run(&r, resume)?,
+                Kind::Dna2func => gfm::train::dna2func::run(&r, resume)?,
             };
             println!(
                 "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",

@@ -6,5 +6,6 @@
 pub mod classify;
 pub mod metrics;
 pub mod results;
+pub mod text;
 
 pub use metrics::{classification_report, ClassReport, ClassStats, Metric};

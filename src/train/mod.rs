@@ -2,6 +2,7 @@
 //! run directories and records.
 
 pub mod checkpoint;
+pub mod dna2func;
 pub mod finetune;
 pub mod init;
 pub mod kmer;
