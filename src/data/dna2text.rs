@@ -2,9 +2,11 @@
 //! (`question, answer, reasoning, reference_sequence, variant_sequence`, one row per variant),
 //! read with the `parquet` crate's row API (no Arrow).
 //!
-//! In the KEGG set each sequence is ~4,001 bp of hg38 around one variant: reference and variant
-//! sequences share their first 2,000 bases (0-based index 2,000 is the SNV, or where an indel
-//! starts; a few indels differ first a little later, up to index ~2,070), so
+//! In the KEGG set each sequence is ~4,001 bp (up to 4,260) of hg38 around one variant: reference
+//! and variant share at least their first 2,000 bases. The first difference is at 0-based index
+//! 2,000 in 931 of 1,159 train, 124 of 144 valid and 121 of 146 test rows (SNVs and most
+//! indels); multi-base substitutions and indels whose leading bases repeat the reference differ
+//! first later, always within 2,000..=2,070. So
 //! [`variant_position`] finds the variant as the first differing base and [`centred_window`] cuts
 //! the model's input around it.
 
@@ -239,8 +241,11 @@ mod tests {
         for (split, n) in [("train", 1159), ("val", 144), ("test", 146)] {
             let rows = read_dna2text(&dir.join(format!("{split}.parquet"))).expect("read");
             assert_eq!(rows.len(), n, "{split}");
-            let at_2000 = rows.iter().filter(|r| variant_position(&r.reference, &r.variant) == 2000).count();
-            assert!(at_2000 as f64 >= 0.9 * n as f64, "{split}: {at_2000} of {n} variants at index 2000");
+            let pos: Vec<usize> = rows.iter().map(|r| variant_position(&r.reference, &r.variant)).collect();
+            // Measured: 931/1159, 124/144, 121/146 first differ at index 2000; all within 2000..=2070.
+            let at_2000 = pos.iter().filter(|&&p| p == 2000).count();
+            assert!(at_2000 as f64 >= 0.8 * n as f64, "{split}: {at_2000} of {n} variants at index 2000");
+            assert!(pos.iter().all(|p| (2000..=2070).contains(p)), "{split}: {:?}", pos.iter().max());
             assert!(rows.iter().all(|r| allele_gene(&r.question).is_some()), "{split}");
         }
     }

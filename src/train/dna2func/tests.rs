@@ -25,7 +25,9 @@ fn write_split(path: &Path, n: usize, seed: u64) {
         r.push(String::from_utf8(reference).expect("ascii"));
         v.push(String::from_utf8(variant).expect("ascii"));
     }
-    let col = |x: &Vec<String>| x.iter().map(String::as_str).collect::<Vec<&str>>();
+    fn col(x: &[String]) -> Vec<&str> {
+        x.iter().map(String::as_str).collect()
+    }
     let columns = [("question", col(&q)), ("answer", col(&a)), ("reference_sequence", col(&r)), ("variant_sequence", col(&v))];
     write_table(path, &columns, None);
 }
