@@ -284,6 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Kind::NeedleInDna => gfm::train::needle::run(&r, resume)?,
                 Kind::Vqvae => gfm::train::vqvae::run(&r, resume)?,
                 Kind::Mmidas => gfm::train::mmidas::run(&r, resume)?,
+                Kind::Dna2func => gfm::train::dna2func::run(&r, resume)?,
             };
             println!(
                 "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",

@@ -167,6 +167,14 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
     if exp.kind == Kind::Mmidas {
         exp.mmidas.resolve_paths(base, &mut problems);
     }
+    let d2f = &mut exp.dna2func;
+    for (key, p) in [("train", d2f.train.as_mut()), ("valid", d2f.valid.as_mut()), ("test", d2f.test.as_mut())] {
+        let Some(p) = p else { continue };
+        match absolute(p).canonicalize() {
+            Ok(c) => *p = c,
+            Err(_) => problems.push(format!("dna2func.{key}: {} not found (relative to {})", p.display(), base.display())),
+        }
+    }
     if let Some(p) = &exp.tokenizer.path {
         match absolute(p).canonicalize() {
             Ok(c) => exp.tokenizer.path = Some(c),
@@ -282,6 +290,7 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
         Kind::Pretrain => need(!d.train.is_empty(), "data.train is empty: list at least one FASTA file".into()),
         Kind::Vqvae => {}
         Kind::Mmidas => exp.mmidas.problems().into_iter().for_each(|p| need(false, p)),
+        Kind::Dna2func => {}
         Kind::Finetune | Kind::KmerBaseline => {
             need(!exp.tasks.is_empty(), format!("kind = \"{}\" needs at least one [[tasks]] table", exp.kind.as_str()));
             need(exp.kind != Kind::Finetune || exp.model.init_from.is_some(),
@@ -339,6 +348,18 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
         need(v.decay > 0.0 && v.decay < 1.0, format!("vqvae.decay = {} must be in (0, 1)", v.decay));
         need(v.commitment >= 0.0 && v.eps > 0.0, format!("vqvae.commitment = {} must be >= 0 and vqvae.eps = {} > 0", v.commitment, v.eps));
         need(v.dead_code_threshold >= 0.0, format!("vqvae.dead_code_threshold = {} must be >= 0 (0 disables)", v.dead_code_threshold));
+    }
+    if exp.kind == Kind::Dna2func {
+        let f = &exp.dna2func;
+        need(exp.model.init_from.is_some(), "kind = \"dna2func\" needs model.init_from: a pretrained DNA model".into());
+        for (key, p) in [("train", &f.train), ("valid", &f.valid), ("test", &f.test)] {
+            need(p.is_some(), format!("kind = \"dna2func\" needs dna2func.{key} = \"<table.parquet>\""));
+        }
+        need(f.window_bp >= 1, format!("dna2func.window_bp = {} must be >= 1", f.window_bp));
+        need(f.max_answer_tokens >= 2, format!("dna2func.max_answer_tokens = {} must be >= 2 (one text token and [SEP])", f.max_answer_tokens));
+        need(f.text_vocab_size > 256, format!("dna2func.text_vocab_size = {} must exceed the 256 byte symbols", f.text_vocab_size));
+        need(f.neftune_alpha >= 0.0, format!("dna2func.neftune_alpha = {} must be >= 0", f.neftune_alpha));
+        need(f.eval_batch_size >= 1, format!("dna2func.eval_batch_size = {} must be >= 1", f.eval_batch_size));
     }
     need(d.valid_fraction >= 0.0 && d.valid_fraction < 1.0, format!(
         "data.valid_fraction = {} must be in [0, 1)", d.valid_fraction));

@@ -7,5 +7,6 @@ pub mod classify;
 pub mod embed;
 pub mod metrics;
 pub mod results;
+pub mod text;
 
 pub use metrics::{classification_report, ClassReport, ClassStats, Metric};

@@ -15,6 +15,7 @@
 //!   Merges are saved in the list form of `tokenizers` >= 0.20 (older Python releases can't read it).
 
 pub mod expand;
+pub mod text;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod classifier;
+pub mod dna2func;
 pub mod finetune;
 pub mod init;
 pub mod kmer;

@@ -1,0 +1,252 @@
+//! DNA-to-text examples (DNA2Func) from parquet tables such as BioReason's KEGG variant set
+//! (`question, answer, reasoning, reference_sequence, variant_sequence`, one row per variant),
+//! read with the `parquet` crate's row API (no Arrow).
+//!
+//! In the KEGG set each sequence is ~4,001 bp (up to 4,260) of hg38 around one variant: reference
+//! and variant share at least their first 2,000 bases. The first difference is at 0-based index
+//! 2,000 in 931 of 1,159 train, 124 of 144 valid and 121 of 146 test rows (SNVs and most
+//! indels); multi-base substitutions and indels whose leading bases repeat the reference differ
+//! first later, always within 2,000..=2,070. So
+//! [`variant_position`] finds the variant as the first differing base and [`centred_window`] cuts
+//! the model's input around it.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use parquet::basic::Type as PhysicalType;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+
+/// The columns every DNA2Func table must have, all UTF-8 strings.
+pub const REQUIRED_COLUMNS: [&str; 4] = ["question", "answer", "reference_sequence", "variant_sequence"];
+
+/// Why a DNA2Func table could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Dna2TextError {
+    #[error("cannot open {path}: {cause}; check dna2func.train/valid/test (relative paths start at the experiment file)")]
+    Open { path: PathBuf, cause: std::io::Error },
+    #[error("{path} is not a readable parquet file: {cause}")]
+    Parquet { path: PathBuf, cause: parquet::errors::ParquetError },
+    #[error("{path} has no column `{column}` (it has: {found}); a DNA2Func table needs {REQUIRED_COLUMNS:?}")]
+    MissingColumn { path: PathBuf, column: &'static str, found: String },
+    #[error("{path}: column `{column}` holds {found} values, but it must be a UTF-8 string column (parquet BYTE_ARRAY)")]
+    BadColumnType { path: PathBuf, column: &'static str, found: String },
+    #[error("{path}: row {row}, column `{column}` is {found}, not a string; fill or drop that row")]
+    BadValue { path: PathBuf, row: usize, column: &'static str, found: String },
+    #[error("{path} has no rows")]
+    Empty { path: PathBuf },
+}
+
+/// One variant with its question and free-text answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dna2TextRecord {
+    /// `<file stem>-<row>`, 0-based row.
+    pub id: String,
+    pub question: String,
+    pub answer: String,
+    /// Upper-case bases.
+    pub reference: Vec<u8>,
+    pub variant: Vec<u8>,
+}
+
+/// Read every row of a DNA2Func parquet table (any row groups, any compression the crate reads).
+pub fn read_dna2text(path: &Path) -> Result<Vec<Dna2TextRecord>, Dna2TextError> {
+    let file = File::open(path).map_err(|cause| Dna2TextError::Open { path: path.to_path_buf(), cause })?;
+    let pq = |cause| Dna2TextError::Parquet { path: path.to_path_buf(), cause };
+    let reader = SerializedFileReader::new(file).map_err(pq)?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let names: Vec<String> = schema.columns().iter().map(|c| c.name().to_string()).collect();
+    let mut index = [0usize; 4];
+    for (k, column) in REQUIRED_COLUMNS.iter().enumerate() {
+        let i = names.iter().position(|n| n == column).ok_or_else(|| Dna2TextError::MissingColumn {
+            path: path.to_path_buf(),
+            column,
+            found: names.join(", "),
+        })?;
+        let physical = schema.column(i).physical_type();
+        if physical != PhysicalType::BYTE_ARRAY {
+            return Err(Dna2TextError::BadColumnType { path: path.to_path_buf(), column, found: format!("{physical:?}") });
+        }
+        index[k] = i;
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let mut out = Vec::new();
+    for (row, r) in reader.get_row_iter(None).map_err(pq)?.enumerate() {
+        let r = r.map_err(pq)?;
+        let fields: Vec<&Field> = r.get_column_iter().map(|(_, f)| f).collect();
+        let text = |k: usize| -> Result<String, Dna2TextError> {
+            let column = REQUIRED_COLUMNS[k];
+            match fields.get(index[k]) {
+                Some(Field::Str(s)) => Ok(s.clone()),
+                Some(Field::Bytes(b)) => String::from_utf8(b.data().to_vec()).map_err(|_| Dna2TextError::BadValue {
+                    path: path.to_path_buf(), row, column, found: "not valid UTF-8".into(),
+                }),
+                other => Err(Dna2TextError::BadValue {
+                    path: path.to_path_buf(), row, column,
+                    found: other.map_or("missing".to_string(), |f| format!("{f:?}")),
+                }),
+            }
+        };
+        out.push(Dna2TextRecord {
+            id: format!("{stem}-{row}"),
+            question: text(0)?,
+            answer: text(1)?,
+            reference: text(2)?.into_bytes().to_ascii_uppercase(),
+            variant: text(3)?.into_bytes().to_ascii_uppercase(),
+        });
+    }
+    if out.is_empty() {
+        return Err(Dna2TextError::Empty { path: path.to_path_buf() });
+    }
+    Ok(out)
+}
+
+/// Index of the first base where `reference` and `variant` differ; when one is a prefix of the
+/// other, the shorter length; when they are identical, the middle.
+pub fn variant_position(reference: &[u8], variant: &[u8]) -> usize {
+    match reference.iter().zip(variant).position(|(a, b)| a != b) {
+        Some(i) => i,
+        None if reference.len() != variant.len() => reference.len().min(variant.len()),
+        None => variant.len() / 2,
+    }
+}
+
+/// The `bp` bases of `seq` centred on `centre` (`bp / 2` before it), shifted inwards at the
+/// ends; the whole sequence when it is shorter than `bp`.
+///
+/// # Shapes
+/// `seq`: `[n]` → `[min(bp, n)]`
+pub fn centred_window(seq: &[u8], centre: usize, bp: usize) -> &[u8] {
+    if seq.len() <= bp {
+        return seq;
+    }
+    let start = centre.saturating_sub(bp / 2).min(seq.len() - bp);
+    &seq[start..start + bp]
+}
+
+/// The gene whose allele the question asks about (`… effect of this APP allele, …` → `APP`), the
+/// short form of a BioReason KEGG question.
+pub fn allele_gene(question: &str) -> Option<&str> {
+    let end = question.rfind(" allele")?;
+    let start = question[..end].rfind("this ")? + "this ".len();
+    let gene = question[start..end].trim();
+    (!gene.is_empty() && !gene.contains(char::is_whitespace)).then_some(gene)
+}
+
+/// Test helper: write a parquet file with the given string columns and, when named, one INT32
+/// column last (the crate's own writer, default properties).
+#[cfg(test)]
+pub(crate) fn write_table(path: &Path, columns: &[(&str, Vec<&str>)], int_column: Option<&str>) {
+    use parquet::data_type::{ByteArray, ByteArrayType, Int32Type};
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+
+    let mut message = String::from("message schema {\n");
+    for (name, _) in columns {
+        message.push_str(&format!("  REQUIRED BYTE_ARRAY {name} (UTF8);\n"));
+    }
+    if let Some(name) = int_column {
+        message.push_str(&format!("  REQUIRED INT32 {name};\n"));
+    }
+    message.push('}');
+    let schema = Arc::new(parse_message_type(&message).expect("schema"));
+    let file = File::create(path).expect("create");
+    let mut writer = SerializedFileWriter::new(file, schema, Default::default()).expect("writer");
+    let mut group = writer.next_row_group().expect("row group");
+    let mut k = 0;
+    while let Some(mut col) = group.next_column().expect("column") {
+        if k < columns.len() {
+            let values: Vec<ByteArray> = columns[k].1.iter().map(|s| ByteArray::from(*s)).collect();
+            col.typed::<ByteArrayType>().write_batch(&values, None, None).expect("write");
+        } else {
+            let n = columns[0].1.len() as i32;
+            col.typed::<Int32Type>().write_batch(&(0..n).collect::<Vec<_>>(), None, None).expect("write");
+        }
+        col.close().expect("close column");
+        k += 1;
+    }
+    group.close().expect("close group");
+    writer.close().expect("close file");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parquet_reader_reads_string_columns_in_row_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("train.parquet");
+        write_table(
+            &path,
+            &[
+                ("question", vec!["What does this APP allele do?", "q2"]),
+                ("answer", vec!["alzheimer's disease", "melanoma"]),
+                ("reasoning", vec!["r1", "r2"]),
+                ("reference_sequence", vec!["acgtA", "GGGG"]),
+                ("variant_sequence", vec!["acTtA", "GGGG"]),
+            ],
+            Some("n"),
+        );
+        let rows = read_dna2text(&path).expect("read");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].id, "train-0");
+        assert_eq!(rows[0].answer, "alzheimer's disease");
+        assert_eq!(rows[0].reference, b"ACGTA");
+        assert_eq!(rows[0].variant, b"ACTTA");
+        assert_eq!(rows[1].question, "q2");
+        assert_eq!(variant_position(&rows[0].reference, &rows[0].variant), 2);
+        assert_eq!(allele_gene(&rows[0].question), Some("APP"));
+    }
+
+    #[test]
+    fn parquet_reader_names_the_file_and_the_missing_column_or_bad_type() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bad.parquet");
+        write_table(&path, &[("question", vec!["q"]), ("answer", vec!["a"]), ("reference_sequence", vec!["A"])], None);
+        let e = read_dna2text(&path).expect_err("missing column").to_string();
+        assert!(e.contains("bad.parquet") && e.contains("`variant_sequence`"), "{e}");
+
+        let path = dir.path().join("typed.parquet");
+        let strings = [("question", vec!["q"]), ("reference_sequence", vec!["A"]), ("variant_sequence", vec!["C"])];
+        write_table(&path, &strings, Some("answer"));
+        let e = read_dna2text(&path).expect_err("int answer").to_string();
+        assert!(e.contains("typed.parquet") && e.contains("`answer`") && e.contains("INT32"), "{e}");
+        let e = read_dna2text(Path::new("/nonexistent/x.parquet")).expect_err("no file").to_string();
+        assert!(e.contains("/nonexistent/x.parquet"), "{e}");
+    }
+
+    #[test]
+    fn windows_centre_on_the_variant_and_stay_inside_the_sequence() {
+        let seq: Vec<u8> = (0..20u8).collect();
+        assert_eq!(centred_window(&seq, 10, 6), &seq[7..13]);
+        assert_eq!(centred_window(&seq, 1, 6), &seq[0..6]);
+        assert_eq!(centred_window(&seq, 19, 6), &seq[14..20]);
+        assert_eq!(centred_window(&seq, 5, 40), &seq[..]);
+        assert_eq!(variant_position(b"ACGT", b"ACGT"), 2);
+        assert_eq!(variant_position(b"ACGT", b"ACGTT"), 4);
+        assert_eq!(allele_gene("effect of this PDE11A allele, specifically"), Some("PDE11A"));
+        assert_eq!(allele_gene("no gene here"), None);
+    }
+
+    /// The shared KEGG split: row counts, and the variant at index 2,000 of the ~4,001 bp.
+    #[test]
+    fn kegg_split_has_the_documented_rows_and_centred_variants() {
+        let dir = Path::new("../shared/data/dna2text/bioreason_kegg");
+        if !dir.exists() {
+            eprintln!("SKIPPED: {} not found", dir.display());
+            return;
+        }
+        for (split, n) in [("train", 1159), ("val", 144), ("test", 146)] {
+            let rows = read_dna2text(&dir.join(format!("{split}.parquet"))).expect("read");
+            assert_eq!(rows.len(), n, "{split}");
+            let pos: Vec<usize> = rows.iter().map(|r| variant_position(&r.reference, &r.variant)).collect();
+            // Measured: 931/1159, 124/144, 121/146 first differ at index 2000; all within 2000..=2070.
+            let at_2000 = pos.iter().filter(|&&p| p == 2000).count();
+            assert!(at_2000 as f64 >= 0.8 * n as f64, "{split}: {at_2000} of {n} variants at index 2000");
+            assert!(pos.iter().all(|p| (2000..=2070).contains(p)), "{split}: {:?}", pos.iter().max());
+            assert!(rows.iter().all(|r| allele_gene(&r.question).is_some()), "{split}");
+        }
+    }
+}
