@@ -8,7 +8,9 @@
 //! - encoder: conv 4x4 stride 2 (28 -> 14), ReLU, conv 4x4 stride 2 (14 -> 7), ReLU, residual
 //!   block (ReLU, 3x3 conv, ReLU, 1x1 conv, added), ReLU, 1x1 conv to `code_dim`;
 //! - decoder: 3x3 conv from `code_dim`, residual block, ReLU, transposed conv 4x4 stride 2
-//!   (7 -> 14), ReLU, transposed conv 4x4 stride 2 (14 -> 28) to one channel, sigmoid.
+//!   (7 -> 14), ReLU, transposed conv 4x4 stride 2 (14 -> 28) to one channel, linear output
+//!   (as the paper's MSE decoder; a sigmoid head saturated at 0 on MNIST's black background and
+//!   the run collapsed to a blank image). Evaluation outputs are clamped to `[0, 1]`.
 //!
 //! Loss (task's `step`): `mse(x, x_hat) + commitment * mean((z - sg(q))^2)`; the codebook is
 //! updated by EMA (decay 0.99, commitment 0.25, Laplace eps 1e-5 as in Appendix A.1).
@@ -17,7 +19,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
 use super::quantizer::{Quantized, VectorQuantizer};
@@ -104,11 +106,11 @@ pub struct Decoder<B: Backend> {
 
 impl<B: Backend> Decoder<B> {
     /// # Shapes
-    /// - q: `[n, code_dim, 7, 7]` -> `[n, 1, 28, 28]` in `(0, 1)`
+    /// - q: `[n, code_dim, 7, 7]` -> `[n, 1, 28, 28]`, unbounded (pixels are in `[0, 1]`)
     pub fn forward(&self, q: Tensor<B, 4>) -> Tensor<B, 4> {
         let h = self.res.forward(self.input.forward(q)); // [n, c, 7, 7]
         let h = relu(self.up1.forward(relu(h))); // [n, c, 14, 14]
-        sigmoid(self.up2.forward(h)) // [n, 1, 28, 28]
+        self.up2.forward(h) // [n, 1, 28, 28]
     }
 }
 
@@ -122,7 +124,8 @@ pub struct VqVae<B: Backend> {
 
 /// Training/evaluation forward pass of a batch.
 pub struct VqVaeOutput<B: Backend> {
-    /// Reconstructions `[n, 1, 28, 28]` in `(0, 1)`.
+    /// Reconstructions `[n, 1, 28, 28]`: unbounded from `forward` (training), clamped to
+    /// `[0, 1]` from `reconstruct`.
     pub recon: Tensor<B, 4>,
     /// Code ids `[n, 49]`, row-major over the 7 x 7 grid.
     pub indices: Tensor<B, 2, Int>,
@@ -179,12 +182,14 @@ impl<B: Backend> VqVae<B> {
         self.run(images, true)
     }
 
-    /// Evaluation forward pass: like [`VqVae::forward`] but leaves the EMA state untouched.
+    /// Evaluation forward pass: like [`VqVae::forward`] but leaves the EMA state untouched and
+    /// clamps reconstructions to `[0, 1]`.
     ///
     /// # Shapes
     /// - images: `[n, 1, 28, 28]` in `[0, 1]`
     pub fn reconstruct(&self, images: Tensor<B, 4>) -> VqVaeOutput<B> {
-        self.run(images, false)
+        let out = self.run(images, false);
+        VqVaeOutput { recon: out.recon.clamp(0.0, 1.0), ..out }
     }
 
     fn run(&self, images: Tensor<B, 4>, train: bool) -> VqVaeOutput<B> {
@@ -210,11 +215,11 @@ impl<B: Backend> VqVae<B> {
     /// Images from tokens.
     ///
     /// # Shapes
-    /// - indices: `[n, 49]` code ids (row-major over the 7 x 7 grid) -> `[n, 1, 28, 28]` in `(0, 1)`
+    /// - indices: `[n, 49]` code ids (row-major over the 7 x 7 grid) -> `[n, 1, 28, 28]` in `[0, 1]`
     pub fn decode_indices(&self, indices: Tensor<B, 2, Int>) -> Tensor<B, 4> {
         let n = indices.dims()[0];
         let q = self.quantizer.lookup(indices.reshape([n * CODES_PER_IMAGE])); // [n * 49, D]
-        self.decoder.forward(rows_to_grid(q, n))
+        self.decoder.forward(rows_to_grid(q, n)).clamp(0.0, 1.0)
     }
 
     pub fn codebook_size(&self) -> usize {
@@ -263,8 +268,8 @@ mod tests {
     }
 
     /// A hand-built VQ-VAE (1 channel, D = 1) whose decoder paints each code's 4 x 4 block with
-    /// `sigmoid(6 q - 3)` and whose encoder averages each block and inverts that affinely, with
-    /// three well-separated codes 0, 0.5, 1. Stride-2 4x4 taps at offsets 1 and 2 read exactly the
+    /// `0.8 q + 0.1` and whose encoder averages each block and inverts that affinely, with three
+    /// well-separated codes 0, 0.5, 1. Stride-2 4x4 taps at offsets 1 and 2 read exactly the
     /// pixels `2o, 2o + 1` (conv) / write exactly `2i, 2i + 1` (transposed conv).
     fn hand_built() -> VqVae<B> {
         let device = Default::default();
@@ -280,15 +285,13 @@ mod tests {
         (e.down1.weight, e.down1.bias) = (taps([1, 1, 4, 4], &[1, 2], 0.25), bias(0.0));
         (e.down2.weight, e.down2.bias) = (taps([1, 1, 4, 4], &[1, 2], 0.25), bias(0.0));
         zero_res(&mut e.res);
-        // Block mean p in {s(-3), 0.5, s(3)} -> z = (p - 0.5) * 0.5 / (s(3) - 0.5) + 0.5 in {0, 0.5, 1}.
-        let s3 = 1.0 / (1.0 + (-3.0f32).exp());
-        let scale = 0.5 / (s3 - 0.5);
-        (e.proj.weight, e.proj.bias) = (taps([1, 1, 1, 1], &[0], scale), bias(0.5 - 0.5 * scale));
+        // Block mean p in {0.1, 0.5, 0.9} -> z = (p - 0.1) / 0.8 in {0, 0.5, 1}.
+        (e.proj.weight, e.proj.bias) = (taps([1, 1, 1, 1], &[0], 1.25), bias(-0.125));
         let d = &mut m.decoder;
         (d.input.weight, d.input.bias) = (taps([1, 1, 3, 3], &[1], 1.0), bias(0.0));
         zero_res(&mut d.res);
         (d.up1.weight, d.up1.bias) = (taps([1, 1, 4, 4], &[1, 2], 1.0), bias(0.0));
-        (d.up2.weight, d.up2.bias) = (taps([1, 1, 4, 4], &[1, 2], 6.0), bias(-3.0));
+        (d.up2.weight, d.up2.bias) = (taps([1, 1, 4, 4], &[1, 2], 0.8), bias(0.1));
         m.quantizer = VectorQuantizer::from_state(
             Tensor::<B, 1>::from_floats([0.0, 0.5, 1.0], &device).reshape([3, 1]),
             Tensor::zeros([3], &device),
@@ -311,7 +314,7 @@ mod tests {
         assert_eq!(images.dims(), [2, 1, 28, 28]);
         let px = images.clone().into_data().to_vec::<f32>().unwrap();
         // Id r * 7 + c paints grid row r, column c: pixels rows 4r..4r+4, columns 4c..4c+4.
-        let paint = |q: f32| 1.0 / (1.0 + (-(6.0 * q - 3.0)).exp());
+        let paint = |q: f32| 0.8 * q + 0.1;
         for (img, r, c) in [(0, 0, 1), (0, 2, 5), (1, 6, 3)] {
             let q = ids[img * 49 + r * 7 + c] as f32 * 0.5;
             let p = px[img * 784 + (4 * r + 3) * 28 + 4 * c];

@@ -127,6 +127,8 @@ pub struct HeldoutReport {
     pub codebook_size: usize,
     /// `exp(entropy)` of the code distribution over all 49 cells of all images.
     pub perplexity: f64,
+    /// Fraction of code ids unchanged by decode then encode (`encode(decode(ids)) == ids`).
+    pub token_roundtrip: f64,
 }
 
 impl HeldoutReport {
@@ -136,6 +138,7 @@ impl HeldoutReport {
             ("recon/psnr_db".into(), self.psnr_db),
             ("vq/usage".into(), self.codebook_usage),
             ("vq/perplexity".into(), self.perplexity),
+            ("vq/token_roundtrip".into(), self.token_roundtrip),
         ]
     }
 }
@@ -144,13 +147,15 @@ impl HeldoutReport {
 pub fn heldout_report<B: Backend>(model: &VqVae<B>, images: &[Image], batch: usize, device: &B::Device) -> HeldoutReport {
     let k = model.codebook_size();
     let mut usage = CodeUsage::new(k);
-    let mut sq = 0.0;
+    let (mut sq, mut same) = (0.0, 0usize);
     let all: Vec<usize> = (0..images.len()).collect();
     for idx in all.chunks(batch.max(1)) {
         let b = ImageBatch::new(images, idx);
         let x = b.tensor::<B>(device);
         let out = model.reconstruct(x.clone());
         sq += (out.recon - x).square().sum().into_scalar().elem::<f64>();
+        let again = model.encode_indices(model.decode_indices(out.indices.clone()));
+        same += out.indices.clone().equal(again).int().sum().into_scalar().elem::<i64>() as usize;
         usage.add(out.indices.into_data().iter::<i64>());
     }
     let mse = sq / (images.len().max(1) * PIXELS) as f64;
@@ -162,6 +167,7 @@ pub fn heldout_report<B: Backend>(model: &VqVae<B>, images: &[Image], batch: usi
         codes_used: usage.counts.iter().filter(|&&c| c > 0).count(),
         codebook_size: k,
         perplexity: usage.perplexity(),
+        token_roundtrip: same as f64 / (images.len().max(1) * CODES_PER_IMAGE) as f64,
     }
 }
 
@@ -244,9 +250,10 @@ impl WithBackend for Work<'_> {
         save_comparison(&png, &self.task.heldout[..pairs], &recons, 8).map_err(|e| RunError::Other(e.to_string()))?;
         write_results(self.run_dir, &report, outcome.state.step)?;
         eprintln!(
-            "held-out ({} images): reconstruction MSE {:.5} | PSNR {:.2} dB | codebook usage {:.3} ({}/{}) | perplexity {:.1}\nwritten {} and {}",
+            "held-out ({} images): reconstruction MSE {:.5} | PSNR {:.2} dB | codebook usage {:.3} ({}/{}) | perplexity {:.1} | \
+             ids kept by decode -> encode {:.3}\nwritten {} and {}",
             report.images, report.recon_mse, report.psnr_db, report.codebook_usage, report.codes_used, report.codebook_size,
-            report.perplexity, png.display(), self.run_dir.join("eval/results.toml").display()
+            report.perplexity, report.token_roundtrip, png.display(), self.run_dir.join("eval/results.toml").display()
         );
         let metrics = report.scalars().into_iter().map(|(k, v)| (format!("heldout/{k}"), v)).collect();
         Ok((outcome, backend.to_string(), metrics))
