@@ -113,6 +113,13 @@ pub struct MmidasSection {
     /// Batch-norm running-statistics momentum (`momentum`, 0.01).
     pub batch_norm_momentum: f64,
     pub selection: SelectionRule,
+    /// Single-modality baselines beside the joint clusters: Leiden on each modality's kNN graph
+    /// and UMAP figures coloured by Leiden, MMIDAS and reference labels.
+    pub views: bool,
+    /// Neighbours per item of the kNN graph behind Leiden and UMAP (scanpy's default: 15).
+    pub views_k: usize,
+    /// Leiden resolution (RB configuration model, 1 = modularity).
+    pub leiden_resolution: f64,
 }
 
 impl Default for MmidasSection {
@@ -137,6 +144,9 @@ impl Default for MmidasSection {
             dropout: 0.25,
             batch_norm_momentum: 0.01,
             selection: SelectionRule::LargestKAbove,
+            views: true,
+            views_k: 15,
+            leiden_resolution: 1.0,
         }
     }
 }
@@ -148,6 +158,8 @@ impl MmidasSection {
         let mut need = |ok: bool, msg: String| if !ok { p.push(msg) };
         need(self.modalities.len() >= 2, format!(
             "mmidas.modalities has {} entries; list at least two [[mmidas.modalities]] tables (one arm each)", self.modalities.len()));
+        need(self.views_k >= 2, format!("mmidas.views_k = {} must be >= 2", self.views_k));
+        need(self.leiden_resolution > 0.0, format!("mmidas.leiden_resolution = {} must be > 0", self.leiden_resolution));
         let mut names = std::collections::BTreeSet::new();
         for (i, m) in self.modalities.iter().enumerate() {
             need(names.insert(m.name.clone()), format!("mmidas.modalities[{i}].name = \"{}\" is used twice", m.name));

@@ -372,7 +372,12 @@ pub fn run(resolved: &Resolved, resume: bool) -> Result<RunSummary, RunError> {
         write_consensus(&run_path.join("consensus.tsv"), &rounds, &data.names, selected, per_round.as_deref())?;
         let round = &rounds[selected];
         let joint = write_labels(&run_path, &data, round)?;
+        views::write_figures(&run_path, &data, &rounds, selected, per_round.as_deref())?;
         let mut metrics = BTreeMap::new();
+        if s.views {
+            let mut say = |line: &str| eprintln!("{line}");
+            metrics.extend(views::write_views(&run_path, &data, &joint, reference.as_ref(), s, exp.seed, &mut say)?);
+        }
         metrics.insert("mmidas/selected_k".to_string(), round.summary.k as f64);
         metrics.insert("mmidas/consensus".to_string(), round.summary.consensus);
         metrics.insert("mmidas/agree_fraction".to_string(), round.summary.agree_fraction);
@@ -392,6 +397,8 @@ pub fn run(resolved: &Resolved, resume: bool) -> Result<RunSummary, RunError> {
 
 #[path = "mmidas_outputs.rs"]
 mod outputs;
+#[path = "mmidas_views.rs"]
+pub mod views;
 pub use outputs::{arm_confusion, joint_labels, reference_scores, write_consensus, write_labels};
 use outputs::{io_other, write_results};
 
