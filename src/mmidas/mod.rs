@@ -2,6 +2,9 @@
 //!
 //! This module holds the inputs: one embedding table per modality keyed by gene id
 //! ([`read_table`]), aligned to the genes every modality has ([`align`]), optionally standardized.
+//!
+//! Single-modality baselines: kNN graphs ([`knn`]), Leiden clusters ([`leiden`], through
+//! [`leiden_labels`]), UMAP layouts ([`umap`], through [`umap_2d`]) and `gfm cluster` ([`cluster`]).
 
 pub mod cluster;
 pub mod graph;
