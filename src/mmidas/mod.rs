@@ -4,6 +4,9 @@
 //! genes every modality has ([`align`]), optionally standardized. The model ([`model`]), its loss
 //! ([`loss`]), consensus and pruning ([`prune`]) and clustering metrics ([`metrics`]) follow;
 //! training is `crate::train::mmidas`.
+//!
+//! Single-modality baselines: kNN graphs ([`knn`]), Leiden clusters ([`leiden`], through
+//! [`leiden_labels`]), UMAP layouts ([`umap`], through [`umap_2d`]) and `gfm cluster` ([`cluster`]).
 
 pub mod cluster;
 pub mod config;
