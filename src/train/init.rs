@@ -106,3 +106,12 @@ pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<(OlmoCon
     let model = cfg.init::<B>(device).load_record(record);
     Ok((cfg, model))
 }
+
+/// The pretrained model at `init` (`model.init_from`) with its vocabulary expanded to
+/// `vocab_size` (old rows kept, new rows the mean: `model::expand::expand_vocab`), as every
+/// finetuning kind starts.
+pub fn load_expanded<B: Backend>(init: &Path, vocab_size: usize, device: &B::Device) -> Result<OlmoModel<B>, crate::train::run::RunError> {
+    use crate::train::run::RunError;
+    let (_, base) = load_model::<B>(init, device).map_err(|e| RunError::Other(format!("model.init_from: {e}")))?;
+    crate::model::expand::expand_vocab(base, vocab_size).map_err(|e| RunError::Other(e.to_string()))
+}

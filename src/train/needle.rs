@@ -20,12 +20,12 @@ use burn::tensor::backend::AutodiffBackend;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::checkpoint::{self, LoadedCheckpoint};
+use super::checkpoint::LoadedCheckpoint;
 use super::classifier::{load_classifier, load_digits, Digits};
 use super::finetune::sft_loss;
 use super::run::{RunError, RunSummary, Session};
 use super::task::{EvalMetrics, EvalOutput, StepOutput, Task};
-use super::trainer::{self, LoopSpec, BEST_DIR};
+use super::trainer::{self, LoopSpec};
 use crate::backend::{dispatch, WithBackend};
 use crate::config::{NeedleSection, Resolved};
 use crate::data::images::{save_png_grid, PIXELS};
@@ -281,9 +281,7 @@ impl WithBackend for Work<'_> {
         let seqs_per_step = exp.train.batch_size * exp.train.grad_accum;
         let mean_len = task.train.iter().map(|e| e.ids.len() as f64).sum::<f64>() / task.train.len() as f64;
         let total = super::pretrain::total_steps(exp.train.duration, task.train.len(), mean_len, seqs_per_step);
-        let (_, base) = super::init::load_model::<B>(exp.model.init_from.as_ref().expect("validated"), &device)
-            .map_err(|e| RunError::Other(format!("model.init_from: {e}")))?;
-        let model = crate::model::expand::expand_vocab(base, self.model_cfg.vocab_size).map_err(|e| RunError::Other(e.to_string()))?;
+        let model = super::init::load_expanded::<B>(exp.model.init_from.as_ref().expect("validated"), self.model_cfg.vocab_size, &device)?;
         let start = self.resume.as_ref().map(|c| c.state.step).unwrap_or(0);
         let mut progress = ConsoleProgress::new(total, start, exp.train.log_every);
         progress.println(&format!(
@@ -293,17 +291,7 @@ impl WithBackend for Work<'_> {
         let spec = LoopSpec { train: &exp.train, total_steps: total, seed: exp.seed, run_dir: self.run_dir };
         let (model, outcome) = trainer::train::<B, _>(&task, model, &spec, self.resume, self.sink, &mut progress, &device)?;
 
-        let best = checkpoint::load_newest(&self.run_dir.join(BEST_DIR), |w| eprintln!("{w}")).ok();
-        let (model, chosen) = match best {
-            Some(ck) => {
-                let rec = burn::record::Recorder::<B>::load(
-                    &burn::record::NamedMpkBytesRecorder::<burn::record::FullPrecisionSettings>::default(), ck.model, &device,
-                )
-                .map_err(|e| RunError::Other(format!("{}: {e}", ck.dir.display())))?;
-                (burn::module::Module::load_record(model, rec), format!("best/step_{:07} (validation macro F1)", ck.state.step))
-            }
-            None => (model, format!("step_{:07} (final)", outcome.state.step)),
-        };
+        let (model, chosen) = trainer::best_or_final(model, self.run_dir, outcome.state.step, "macro F1", &device)?;
         let judged = task.judge(&model.valid(), &task.test_prompts, 0)?;
         write_sheet(&self.run_dir.join("samples.png"), &task, &judged, &self.targets, &pool)?;
         let eval = TaskEval { task: "needle".into(), metric: Metric::MacroF1, value: judged.report.macro_f1, consistency: 1.0, report: judged.report };

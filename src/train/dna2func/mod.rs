@@ -20,12 +20,12 @@ use burn::tensor::backend::AutodiffBackend;
 
 use self::data::{expand, majority_answer, prepare, Prepared};
 use self::report::{write_outputs, Prediction};
-use super::checkpoint::{self, LoadedCheckpoint};
+use super::checkpoint::LoadedCheckpoint;
 use super::finetune::sft_loss;
 use super::lm::LmBatch;
 use super::run::{RunError, RunSummary, Session};
 use super::task::{EvalMetrics, EvalOutput, StepOutput, Task};
-use super::trainer::{self, LoopSpec, BEST_DIR};
+use super::trainer::{self, LoopSpec};
 use crate::backend::{dispatch, WithBackend};
 use crate::config::{Dna2funcSelect, Resolved};
 use crate::data::dna2text::read_dna2text;
@@ -155,8 +155,7 @@ impl WithBackend for Work<'_> {
         let exp = &self.resolved.experiment;
         let init = exp.model.init_from.as_ref().ok_or_else(|| RunError::Other("dna2func needs model.init_from".into()))?;
         B::seed(&device, exp.seed);
-        let (_, base) = super::init::load_model::<B>(init, &device).map_err(|e| RunError::Other(format!("model.init_from: {e}")))?;
-        let model = crate::model::expand::expand_vocab(base, self.model_cfg.vocab_size).map_err(|e| RunError::Other(e.to_string()))?;
+        let model = super::init::load_expanded::<B>(init, self.model_cfg.vocab_size, &device)?;
         let start = self.resume.as_ref().map(|c| c.state.step).unwrap_or(0);
         let mut progress = ConsoleProgress::new(self.total_steps, start, exp.train.log_every);
         progress.println(&format!("backend: {backend}"));
@@ -164,15 +163,7 @@ impl WithBackend for Work<'_> {
         let (model, outcome) = trainer::train::<B, _>(&self.task, model, &spec, self.resume, self.sink, &mut progress, &device)?;
 
         // Test generation with the best checkpoint by the validation metric (else the final one).
-        let best = checkpoint::load_newest(&self.run_dir.join(BEST_DIR), |w| eprintln!("{w}")).ok();
-        let (model, chosen) = match best {
-            Some(ck) => {
-                let rec = burn::record::Recorder::<B>::load(&burn::record::NamedMpkBytesRecorder::<burn::record::FullPrecisionSettings>::default(), ck.model, &device)
-                    .map_err(|e| RunError::Other(format!("{}: {e}", ck.dir.display())))?;
-                (burn::module::Module::load_record(model, rec), format!("best/step_{:07} (validation {:?})", ck.state.step, self.task.select))
-            }
-            None => (model, format!("step_{:07} (final)", outcome.state.step)),
-        };
+        let (model, chosen) = trainer::best_or_final(model, self.run_dir, outcome.state.step, &format!("{:?}", self.task.select), &device)?;
         let inner = burn::module::AutodiffModule::valid(&model);
         let t = &self.task;
         let (answers, foreign) = generate_answers(&inner, &self.test, &t.text, &t.text_vocab, t.max_answer_tokens, t.eval_batch_size)?;

@@ -15,11 +15,11 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use self::data::{expand_tokenizer, load_task, sft_examples, weighted_schedule, TaskData, TaskVocab};
-use super::checkpoint::{self, LoadedCheckpoint};
+use super::checkpoint::LoadedCheckpoint;
 use super::lm::{masked_cross_entropy_sum, LmBatch};
 use super::run::{RunError, RunSummary, Session};
 use super::task::{EvalMetrics, EvalOutput, StepOutput, Task};
-use super::trainer::{self, LoopSpec, BEST_DIR};
+use super::trainer::{self, LoopSpec};
 use crate::backend::{dispatch, WithBackend};
 use crate::config::Resolved;
 use crate::data::sft::{sft_batch, SftExample, SftFormat, SftStats};
@@ -157,8 +157,7 @@ impl WithBackend for Finetune<'_> {
         let exp = &self.resolved.experiment;
         let init = exp.model.init_from.as_ref().ok_or_else(|| RunError::Other("finetune needs model.init_from".into()))?;
         B::seed(&device, exp.seed);
-        let (_, base) = super::init::load_model::<B>(init, &device).map_err(|e| RunError::Other(format!("model.init_from: {e}")))?;
-        let model = crate::model::expand::expand_vocab(base, self.model_cfg.vocab_size).map_err(|e| RunError::Other(e.to_string()))?;
+        let model = super::init::load_expanded::<B>(init, self.model_cfg.vocab_size, &device)?;
         let start = self.resume.as_ref().map(|c| c.state.step).unwrap_or(0);
         let mut progress = ConsoleProgress::new(self.total_steps, start, exp.train.log_every);
         progress.println(&format!("backend: {backend}"));
@@ -166,15 +165,7 @@ impl WithBackend for Finetune<'_> {
         let (model, outcome) = trainer::train::<B, _>(&self.task, model, &spec, self.resume, self.sink, &mut progress, &device)?;
 
         // Test evaluation with the best checkpoint by validation MCC (else the final weights).
-        let best = checkpoint::load_newest(&self.run_dir.join(BEST_DIR), |w| eprintln!("{w}")).ok();
-        let (model, chosen) = match best {
-            Some(ck) => {
-                let rec = burn::record::Recorder::<B>::load(&burn::record::NamedMpkBytesRecorder::<burn::record::FullPrecisionSettings>::default(), ck.model, &device)
-                    .map_err(|e| RunError::Other(format!("{}: {e}", ck.dir.display())))?;
-                (burn::module::Module::load_record(model, rec), format!("best/step_{:07} (validation MCC)", ck.state.step))
-            }
-            None => (model, format!("step_{:07} (final)", outcome.state.step)),
-        };
+        let (model, chosen) = trainer::best_or_final(model, self.run_dir, outcome.state.step, "MCC", &device)?;
         let inner = burn::module::AutodiffModule::valid(&model);
         let evals = self.task.evaluate(&inner, "test", 0)?;
         let mut metrics = BTreeMap::new();
