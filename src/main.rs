@@ -199,6 +199,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             let t = &r.experiment.train;
+            if r.experiment.kind == Kind::ImageClassifier {
+                let c = &r.experiment.classifier;
+                let m = gfm::model::digit_cnn::DigitCnnConfig { classes: c.digits.len(), channels: c.channels, hidden: c.hidden };
+                println!("\n# ---- summary ----\n# kind:             image_classifier (the model.* section above is not used)");
+                println!("# parameters:       {}", thousands(m.num_params() as u64));
+                println!("# digits:           {:?}; {} training images held out for validation", c.digits, c.valid_images);
+                println!("# images per step:  {} ({} x {} accum)", t.batch_size * t.grad_accum, t.batch_size, t.grad_accum);
+                return Ok(());
+            }
             if r.experiment.kind == Kind::Mmidas {
                 let m = &r.experiment.mmidas;
                 println!("\n# ---- summary ----");

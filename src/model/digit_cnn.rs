@@ -40,6 +40,12 @@ pub struct DigitCnn<B: Backend> {
 }
 
 impl DigitCnnConfig {
+    /// Parameters of the model [`Self::init`] builds (weights and biases of the four layers).
+    pub fn num_params(&self) -> usize {
+        let (c, h, k) = (self.channels, self.hidden, self.classes);
+        (9 * c + c) + (9 * c * 2 * c + 2 * c) + (2 * c * 49 * h + h) + (h * k + k)
+    }
+
     pub fn init<B: Backend>(&self, device: &B::Device) -> DigitCnn<B> {
         let c = self.channels;
         let conv = |i, o| Conv2dConfig::new([i, o], [3, 3]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1));
@@ -84,6 +90,7 @@ mod tests {
         let m = cfg.init::<CpuBackend>(&device);
         // 4·1·9+4 + 8·4·9+8 + 392·8+8 + 8·4+4
         assert_eq!(m.num_params(), 40 + 296 + 3144 + 36);
+        assert_eq!(cfg.num_params(), m.num_params());
         let y = m.forward(Tensor::zeros([3, 1, 28, 28], &device));
         assert_eq!(y.dims(), [3, 4]);
         assert_eq!(m.predict(Tensor::zeros([2, 1, 28, 28], &device)).len(), 2);

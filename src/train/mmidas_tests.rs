@@ -85,10 +85,9 @@ mod determinism {
     use super::super::*;
     use burn::backend::{Autodiff, Flex};
 
-    /// burn's Flex backend has one process-wide RNG, which other tests of the lib binary draw
-    /// from concurrently; run alone: `cargo test --lib same_seed -- --ignored --test-threads=1`.
+    /// burn's Flex backend has one process-wide RNG; `.cargo/config.toml` runs tests one at a
+    /// time so that no other test draws from it meanwhile.
     #[test]
-    #[ignore = "needs the process-wide backend RNG to itself; run with --ignored --test-threads=1"]
     fn same_seed_gives_same_labels_and_loss() {
         let (data, _) = super::tests_data();
         let section = MmidasSection { n_categories: 3, min_categories: 3, hidden: 8, hidden_layers: 1, latent: 3, ..MmidasSection::default() };
