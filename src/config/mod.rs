@@ -1,6 +1,8 @@
 //! Experiment files: parse, apply `--set` overrides, expand the preset, validate, resolve paths.
 //! After [`load_experiment`] succeeds, every field is filled and in range (linfa's ParamGuard).
 
+mod dna2func;
+mod images;
 pub mod presets;
 pub mod schema;
 

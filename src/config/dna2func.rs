@@ -1,0 +1,85 @@
+//! The `[dna2func]` section of an experiment (`kind = "dna2func"`): DNA → free text.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Which DNA the DNA2Func prompt shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dna2funcSequences {
+    /// The variant allele's window only.
+    Variant,
+    /// The reference window, a `[VAR]` token, then the variant window (each `window_bp`), so the
+    /// model can see which bases changed.
+    ReferenceAndVariant,
+}
+
+/// How much of the (long, ~1,300-character) question goes into the prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dna2funcQuestion {
+    /// Nothing: the answer must come from the DNA alone.
+    None,
+    /// The gene the question names (`this APP allele` -> one token `[GENE_APP]`, added to the
+    /// vocabulary for every gene of the training split; unseen genes get `[GENE_?]`).
+    Gene,
+}
+
+/// DNA2Func: DNA -> free-text answer (Omni-DNA §3.4), e.g. BioReason's KEGG variant -> disease.
+/// Examples are `[CLS] [TASK_dna2func] [GENE_x]? dna [MASK] answer-text-tokens [SEP]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dna2funcSection {
+    /// Parquet tables with columns question, answer, reference_sequence, variant_sequence.
+    /// Relative to the experiment file.
+    pub train: Option<PathBuf>,
+    pub valid: Option<PathBuf>,
+    pub test: Option<PathBuf>,
+    /// Bases of DNA around the variant (half before it); keep the prompt within model.context.
+    pub window_bp: usize,
+    pub sequences: Dna2funcSequences,
+    pub question: Dna2funcQuestion,
+    /// Longest generated answer in text tokens (the closing [SEP] included).
+    pub max_answer_tokens: usize,
+    /// Entries of the answer BPE (256 byte symbols included); training stops early when no
+    /// pair is left (Omni-DNA: 10,000 for its larger text corpus).
+    pub text_vocab_size: usize,
+    /// NEFTune noise on input embeddings in training (Omni-DNA: 5); 0 disables.
+    pub neftune_alpha: f64,
+    /// Examples longer than the context: `dna_left`, `dna_right` or `drop`.
+    pub truncation: crate::data::sft::Truncation,
+    /// Validation examples generated at each evaluation (0: all).
+    pub eval_max_examples: usize,
+    pub eval_batch_size: usize,
+    /// Best checkpoint by this validation metric.
+    pub select: Dna2funcSelect,
+}
+
+/// Validation metric that picks the best checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dna2funcSelect {
+    ExactMatch,
+    TokenF1,
+}
+
+impl Default for Dna2funcSection {
+    fn default() -> Self {
+        Self {
+            train: None,
+            valid: None,
+            test: None,
+            window_bp: 256,
+            sequences: Dna2funcSequences::Variant,
+            question: Dna2funcQuestion::None,
+            max_answer_tokens: 16,
+            text_vocab_size: 512,
+            neftune_alpha: 5.0,
+            truncation: crate::data::sft::Truncation::DnaLeft,
+            eval_max_examples: 0,
+            eval_batch_size: 32,
+            select: Dna2funcSelect::TokenF1,
+        }
+    }
+}
