@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
-use burn::tensor::backend::AutodiffBackend;
+use gfm::kernels::TrainBackend;
 use gfm::config::TrainSection;
 use gfm::train::lm::{masked_cross_entropy_sum, LmBatch};
 use gfm::train::optim::adamw;
@@ -48,7 +48,7 @@ fn parse() -> Args {
     a
 }
 
-fn bench<B: AutodiffBackend>(name: &str, args: &Args, device: B::Device) {
+fn bench<B: TrainBackend>(name: &str, args: &Args, device: B::Device) {
     let cfg = gfm::config::presets::preset(&args.preset).unwrap_or_else(|| panic!("unknown preset {}", args.preset));
     B::seed(&device, 0);
     let mut model = cfg.init::<B>(&device);

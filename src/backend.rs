@@ -5,9 +5,8 @@
 //! - `cuda`: burn's CUDA backend (feature `cuda`); libcuda is loaded at run time, so we check
 //!   that it can be opened before touching the device and give a clear error otherwise.
 
-use burn::tensor::backend::AutodiffBackend;
-
 use crate::config::DeviceKind;
+use crate::kernels::TrainBackend;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -22,7 +21,7 @@ pub enum BackendError {
 /// Code to run on whichever backend [`dispatch`] selects (a generic closure, spelled as a trait).
 pub trait WithBackend {
     type Output;
-    fn run<B: AutodiffBackend>(self, device: B::Device, backend_name: &str) -> Self::Output;
+    fn run<B: TrainBackend>(self, device: B::Device, backend_name: &str) -> Self::Output;
 }
 
 #[cfg(feature = "flex")]

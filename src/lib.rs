@@ -5,6 +5,7 @@ pub mod config;
 pub mod data;
 pub mod eval;
 pub mod export;
+pub mod kernels;
 pub mod logging;
 pub mod mmidas;
 pub mod model;

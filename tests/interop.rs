@@ -34,7 +34,7 @@ fn ids_tensor<BK: Backend>(ids: &[i64], batch: usize, device: &BK::Device) -> Te
     Tensor::<BK, 1, Int>::from_ints(ids, device).reshape([batch, ids.len() / batch])
 }
 
-fn logits_of<BK: Backend>(model: &OlmoModel<BK>, ids: &[i64], batch: usize) -> Vec<f32> {
+fn logits_of<BK: gfm::kernels::Kernels>(model: &OlmoModel<BK>, ids: &[i64], batch: usize) -> Vec<f32> {
     let device = model.wte.val().device();
     model.forward(ids_tensor::<BK>(ids, batch, &device)).into_data().to_vec::<f32>().unwrap()
 }

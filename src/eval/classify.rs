@@ -2,7 +2,6 @@
 //! `replicate + 1` tokens with the KV cache, read the class from the first generated token
 //! (anything else is an invalid output, counted wrong), and score with the task's metric.
 
-use burn::prelude::*;
 use serde::Serialize;
 
 use super::metrics::{classification_report, ClassReport, Metric};
@@ -11,6 +10,7 @@ use crate::data::sft::{parse_label, SftFormat};
 use crate::model::generate::generate_greedy;
 use crate::model::OlmoModel;
 use crate::tokenizer::{DnaTokenizer, SEP_ID};
+use crate::kernels::Kernels;
 
 /// What a task's evaluation needs to know about its vocabulary.
 pub struct TaskPrompt<'a> {
@@ -41,7 +41,7 @@ pub enum EvalError {
 }
 
 /// Generate an answer for every sequence and score the predictions.
-pub fn evaluate_task<B: Backend>(
+pub fn evaluate_task<B: Kernels>(
     model: &OlmoModel<B>,
     tok: &DnaTokenizer,
     t: &TaskPrompt,

@@ -17,6 +17,8 @@ use crate::data::fasta::{read_fasta, AmbiguityPolicy, DnaRecord};
 use crate::mmidas::{write::write_table, EmbeddingTable};
 use crate::model::OlmoModel;
 use crate::tokenizer::{DnaTokenizer, PAD_ID, SEP_ID};
+use crate::kernels::TrainBackend;
+use crate::kernels::Kernels;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,7 +67,7 @@ pub struct EmbedSummary {
 ///
 /// # Shapes
 /// - returns `[records, d_model]` row-major, and the number of truncated records
-pub fn embed_records<B: Backend>(
+pub fn embed_records<B: Kernels>(
     model: &OlmoModel<B>,
     tok: &DnaTokenizer,
     records: &[DnaRecord],
@@ -123,7 +125,7 @@ pub fn embed_records<B: Backend>(
 
 /// `gfm embed`: read `fasta`, embed every record with the model at `checkpoint` (a gfm run,
 /// step directory or export, or an OLMo checkpoint with its tokenizer), write the table to `out`.
-pub fn embed_fasta<B: Backend>(
+pub fn embed_fasta<B: Kernels>(
     checkpoint: &Path,
     fasta: &Path,
     out: &Path,
@@ -158,7 +160,7 @@ pub struct EmbedWork<'a> {
 
 impl crate::backend::WithBackend for EmbedWork<'_> {
     type Output = Result<EmbedSummary, EmbedError>;
-    fn run<B: burn::tensor::backend::AutodiffBackend>(self, device: B::Device, _backend: &str) -> Self::Output {
+    fn run<B: TrainBackend>(self, device: B::Device, _backend: &str) -> Self::Output {
         embed_fasta::<B::InnerBackend>(self.checkpoint, self.fasta, self.out, &self.opts, &device)
     }
 }

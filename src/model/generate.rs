@@ -19,6 +19,7 @@ use burn::prelude::*;
 use super::olmo::{KvCache, OlmoModel};
 use super::rope::rope_tables;
 use crate::tokenizer::PAD_ID;
+use crate::kernels::Kernels;
 
 /// Why generation could not start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +41,7 @@ struct Decoder<'a, B: Backend> {
     device: B::Device,
 }
 
-impl<'a, B: Backend> Decoder<'a, B> {
+impl<'a, B: Kernels> Decoder<'a, B> {
     fn new(model: &'a OlmoModel<B>, max_pos: usize, device: B::Device) -> Self {
         let d = model.d_model();
         let (heads, theta) = model.blocks.first().map_or((1, 10_000.0), |b| (b.n_heads, b.rope_theta));
@@ -117,7 +118,7 @@ fn validate<B: Backend>(model: &OlmoModel<B>, prompts: &[Vec<u32>]) -> Result<()
 ///
 /// # Shapes
 /// - prompts: `[batch][len_b]` → `[batch][<= max_new_tokens]`
-pub fn generate_greedy<B: Backend>(
+pub fn generate_greedy<B: Kernels>(
     model: &OlmoModel<B>,
     prompts: &[Vec<u32>],
     max_new_tokens: usize,
@@ -179,7 +180,7 @@ pub fn generate_greedy<B: Backend>(
 ///
 /// # Shapes
 /// - prompts: `[batch][len_b]` → `[batch][<= max_new_tokens]`
-pub fn generate_greedy_no_cache<B: Backend>(
+pub fn generate_greedy_no_cache<B: Kernels>(
     model: &OlmoModel<B>,
     prompts: &[Vec<u32>],
     max_new_tokens: usize,

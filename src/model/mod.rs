@@ -8,9 +8,10 @@ pub mod neftune;
 pub mod norm;
 pub mod olmo;
 pub mod quantizer;
-pub mod rope;
 pub mod vqvae;
 
+/// RoPE lives with the kernels that apply it; re-exported here for model code and tests.
+pub use crate::kernels::rope;
 pub use config::OlmoConfig;
 pub use norm::{Norm, NormKind};
 pub use olmo::{OlmoBlock, OlmoModel};

@@ -8,26 +8,9 @@
 
 use burn::module::{Module, Param};
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
+use crate::kernels::{self, Kernels, NormSpec};
 
-/// Which normalisation every block (and the final norm) uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NormKind {
-    /// LayerNorm without weight and bias (OLMo `layer_norm_with_affine = false`).
-    LayerNormNoAffine,
-    /// RMSNorm with a learned per-channel scale (OLMo `layer_norm_type = "rms"`).
-    RmsNorm,
-}
-
-impl NormKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            NormKind::LayerNormNoAffine => "layer_norm_no_affine",
-            NormKind::RmsNorm => "rms_norm",
-        }
-    }
-}
+pub use crate::kernels::NormKind;
 
 /// A normalisation over the last dimension. `weight` is `None` for the no-affine LayerNorm.
 #[derive(Module, Debug)]
@@ -51,23 +34,10 @@ impl<B: Backend> Norm<B> {
 
     /// # Shapes
     /// - x: `[..., d_model]` → `[..., d_model]`
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let last = D - 1;
-        let normed = match self.kind {
-            NormKind::LayerNormNoAffine => {
-                // (x - mean) / sqrt(var_biased + eps)
-                let (var, mean) = x.clone().var_mean_bias(last);
-                (x - mean).div(var.add_scalar(self.eps).sqrt())
-            }
-            NormKind::RmsNorm => {
-                // x / sqrt(mean(x^2) + eps)
-                let ms = x.clone().square().mean_dim(last);
-                x.div(ms.add_scalar(self.eps).sqrt())
-            }
-        };
-        match &self.weight {
-            Some(w) => normed.mul(w.val().unsqueeze::<D>()),
-            None => normed,
-        }
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D>
+    where
+        B: Kernels,
+    {
+        kernels::norm(x, self.weight.as_ref().map(|w| w.val()), NormSpec { kind: self.kind, eps: self.eps })
     }
 }

@@ -12,13 +12,13 @@
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 use burn::tensor::module::{attention, embedding};
 use burn::tensor::ops::AttentionModuleOptions;
 
 use super::config::OlmoConfig;
 use super::norm::Norm;
-use super::rope::{apply_rope, rope_tables};
+use super::rope::apply_rope;
+use crate::kernels::{self, AttentionSpec, Kernels};
 
 /// One pre-norm decoder block.
 #[derive(Module, Debug)]
@@ -89,17 +89,37 @@ pub struct KvCache<B: Backend> {
     pub v: Tensor<B, 4>, // [batch, heads, seen, head_dim]
 }
 
-impl<B: Backend> OlmoBlock<B> {
+impl<B: Kernels> OlmoBlock<B> {
+    /// The block on a whole sequence with causal attention (training, scoring, prefill without
+    /// padding), through the fused kernels of [`crate::kernels`].
+    ///
     /// # Shapes
     /// - x: `[batch, seq, d_model]` → `[batch, seq, d_model]`
-    /// - cos, sin: `[1, 1, seq, head_dim]`
-    pub fn forward(&self, x: Tensor<B, 3>, cos: &Tensor<B, 4>, sin: &Tensor<B, 4>) -> Tensor<B, 3> {
-        self.forward_cached(x, cos, sin, None, None, true).0
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [batch, seq, d] = x.dims();
+        // Rows of all sequences together ([batch·seq, d], a free reshape): each projection and
+        // its weight gradient is then one GEMM over batch·seq rows, not `batch` smaller ones.
+        let x = x.reshape([batch * seq, d]);
+        let spec = AttentionSpec { n_heads: self.n_heads, rope_theta: self.rope_theta };
+        let qkv = self.att_proj.forward(self.attn_norm.forward(x.clone())); // [batch·seq, 3d]
+        let att = kernels::causal_attention(qkv.reshape([batch, seq, 3 * d]), spec); // [batch, seq, d]
+        let x = x + self.attn_out.forward(att.reshape([batch * seq, d]));
+        self.feed_forward(x).reshape([batch, seq, d])
+    }
+
+    /// The SwiGLU feed-forward sub-block with its residual: `x + ff_out(silu(gate) · value)`.
+    ///
+    /// # Shapes
+    /// - x: `[..., d_model]` → `[..., d_model]`
+    fn feed_forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let ff = self.ff_proj.forward(self.ff_norm.forward(x.clone())); // [..., 2*hidden]
+        x + self.ff_out.forward(kernels::swiglu(ff))
     }
 
     /// The block on new positions, attending to the cached ones and the new ones; also returns
-    /// the cache extended by the new positions. The one attention implementation of the model:
-    /// [`Self::forward`] is this with no cache and a causal mask.
+    /// the cache extended by the new positions (generation). Attention here is burn's
+    /// `attention` with an explicit mask; [`Self::forward`] is the same block without a cache,
+    /// through the fused kernel (the generation tests check that the two agree).
     ///
     /// # Shapes
     /// - x: `[batch, new, d_model]` → `[batch, new, d_model]`
@@ -132,12 +152,7 @@ impl<B: Backend> OlmoBlock<B> {
         let att = attention(q, k.clone(), v.clone(), mask, None, options); // [batch, h, new, hd]
         let x = x + self.attn_out.forward(att.swap_dims(1, 2).reshape([batch, new, d]));
 
-        // SwiGLU feed-forward sub-block: silu(gate) * value.
-        let ff = self.ff_proj.forward(self.ff_norm.forward(x.clone())); // [batch, new, 2*hidden]
-        let hidden = ff.dims()[2] / 2;
-        let value = ff.clone().narrow(2, 0, hidden);
-        let gate = ff.narrow(2, hidden, hidden);
-        (x + self.ff_out.forward(silu(gate) * value), KvCache { k, v })
+        (self.feed_forward(x), KvCache { k, v })
     }
 }
 
@@ -156,17 +171,28 @@ impl<B: Backend> OlmoModel<B> {
         embedding(self.wte.val(), ids)
     }
 
+    /// Project final hidden states to vocabulary logits (tied: `h @ wte^T`).
+    ///
+    /// # Shapes
+    /// - h: `[batch, seq, d_model]` → `[batch, seq, vocab]`
+    pub fn logits(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [batch, seq, d] = h.dims();
+        let h = h.reshape([batch * seq, d]); // one GEMM over all rows
+        let logits = match &self.ff_out {
+            Some(head) => head.forward(h),
+            None => h.matmul(self.wte.val().transpose()), // [batch·seq, vocab]
+        };
+        logits.reshape([batch, seq, self.vocab_size()])
+    }
+}
+
+impl<B: Kernels> OlmoModel<B> {
     /// Run the blocks and the final norm on input embeddings.
     ///
     /// # Shapes
     /// - x: `[batch, seq, d_model]` → `[batch, seq, d_model]`
     pub fn hidden(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let [_, seq, d] = x.dims();
-        let Some(first) = self.blocks.first() else {
-            return self.ln_f.forward(x);
-        };
-        let (cos, sin) = rope_tables::<B>(seq, 0, d / first.n_heads, first.rope_theta, &x.device());
-        let x = self.blocks.iter().fold(x, |x, block| block.forward(x, &cos, &sin));
+        let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
         self.ln_f.forward(x)
     }
 
@@ -177,25 +203,7 @@ impl<B: Backend> OlmoModel<B> {
     /// - x: `[batch, seq, d_model]` → `[batch, seq, d_model]`
     pub fn hidden_at(&self, x: Tensor<B, 3>, layer: Option<usize>) -> Tensor<B, 3> {
         let Some(layer) = layer else { return self.hidden(x) };
-        let Some(first) = self.blocks.first() else { return x };
-        let [_, seq, d] = x.dims();
-        let (cos, sin) = rope_tables::<B>(seq, 0, d / first.n_heads, first.rope_theta, &x.device());
-        self.blocks.iter().take(layer).fold(x, |x, block| block.forward(x, &cos, &sin))
-    }
-
-    /// Project final hidden states to vocabulary logits (tied: `h @ wte^T`).
-    ///
-    /// # Shapes
-    /// - h: `[batch, seq, d_model]` → `[batch, seq, vocab]`
-    pub fn logits(&self, h: Tensor<B, 3>) -> Tensor<B, 3> {
-        match &self.ff_out {
-            Some(head) => head.forward(h),
-            None => {
-                let [batch, seq, d] = h.dims();
-                let w = self.wte.val().transpose(); // [d, vocab]
-                h.reshape([batch * seq, d]).matmul(w).reshape([batch, seq, self.vocab_size()])
-            }
-        }
+        self.blocks.iter().take(layer).fold(x, |x, block| block.forward(x))
     }
 
     /// Token ids to next-token logits.

@@ -22,6 +22,7 @@ use crate::eval::metrics::{classification_report, Metric};
 use crate::eval::results::{markdown, write_results};
 use crate::logging::ConsoleProgress;
 use crate::model::digit_cnn::{DigitCnn, DigitCnnConfig};
+use crate::kernels::TrainBackend;
 
 /// Grey 28×28 images with class indices, on the host.
 #[derive(Debug, Clone, Default)]
@@ -213,7 +214,7 @@ struct Work<'a> {
 
 impl WithBackend for Work<'_> {
     type Output = Result<((trainer::LoopOutcome, String, BTreeMap<String, f64>), TaskEval), RunError>;
-    fn run<B: AutodiffBackend>(self, device: B::Device, backend: &str) -> Self::Output {
+    fn run<B: TrainBackend>(self, device: B::Device, backend: &str) -> Self::Output {
         let exp = &self.resolved.experiment;
         B::seed(&device, exp.seed);
         let cfg = DigitCnnConfig { classes: self.digits.len(), channels: exp.classifier.channels, hidden: exp.classifier.hidden };

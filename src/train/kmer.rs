@@ -24,6 +24,7 @@ use crate::eval::classify::TaskEval;
 use crate::eval::metrics::classification_report;
 use crate::eval::results::{markdown, write_results};
 use crate::logging::ConsoleProgress;
+use crate::kernels::TrainBackend;
 
 /// Counts of the `4^k` k-mers of `seq` (index: base-4 number, A=0 C=1 G=2 T=3), unit L2 norm.
 pub fn kmer_features(seq: &[u8], k: usize) -> Vec<f32> {
@@ -164,7 +165,7 @@ struct Work<'a> {
 
 impl WithBackend for Work<'_> {
     type Output = Result<((trainer::LoopOutcome, String, BTreeMap<String, f64>), TaskEval), RunError>;
-    fn run<B: AutodiffBackend>(self, device: B::Device, backend: &str) -> Self::Output {
+    fn run<B: TrainBackend>(self, device: B::Device, backend: &str) -> Self::Output {
         let exp = &self.resolved.experiment;
         B::seed(&device, exp.seed);
         let classes = self.task.task.labels.len();

@@ -2,10 +2,9 @@
 //! pretraining [`Task`]. Padding targets carry no loss.
 
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
-use burn::tensor::backend::AutodiffBackend;
 
 use super::task::{EvalOutput, StepOutput, Task};
+use crate::kernels::{self, Kernels, TrainBackend};
 use crate::model::OlmoModel;
 use crate::tokenizer::PAD_ID;
 
@@ -60,16 +59,16 @@ impl LmBatch {
     }
 }
 
-/// Cross-entropy of `targets` under `logits`, weighted by `mask` and summed.
+/// Cross-entropy of `targets` under `logits`, weighted by `mask` and summed (the fused kernel
+/// [`crate::kernels::masked_cross_entropy_sum`] over all positions).
 ///
 /// # Shapes
 /// - logits: `[batch, seq, vocab]`, targets: `[batch, seq]`, mask: `[batch, seq]`
 /// - returns `[1]`
-pub fn masked_cross_entropy_sum<B: Backend>(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 1> {
-    let [batch, seq, _] = logits.dims();
-    let logp = log_softmax(logits, 2); // [batch, seq, vocab]
-    let picked = logp.gather(2, targets.unsqueeze_dim::<3>(2)).reshape([batch, seq]); // [batch, seq]
-    picked.mul(mask).sum().neg()
+pub fn masked_cross_entropy_sum<B: Kernels>(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 1> {
+    let [batch, seq, vocab] = logits.dims();
+    let n = batch * seq;
+    kernels::masked_cross_entropy_sum(logits.reshape([n, vocab]), targets.reshape([n]), mask.reshape([n]))
 }
 
 /// Pretraining: windows of token ids, split into train and valid by index.
@@ -86,7 +85,7 @@ impl LmTask {
     }
 }
 
-impl<B: AutodiffBackend> Task<B> for LmTask {
+impl<B: TrainBackend> Task<B> for LmTask {
     type Model = OlmoModel<B>;
     type Batch = LmBatch;
 

@@ -305,7 +305,7 @@ type Fitted = (Vec<RoundResult>, TrainState, Vec<String>);
 
 impl WithBackend for Work<'_> {
     type Output = Result<(Fitted, String), RunError>;
-    fn run<B: AutodiffBackend>(mut self, device: B::Device, backend: &str) -> Self::Output {
+    fn run<B: TrainBackend>(mut self, device: B::Device, backend: &str) -> Self::Output {
         let exp = &self.resolved.experiment;
         let spec = FitSpec { section: &exp.mmidas, train: &exp.train, first_steps: self.first_steps, seed: exp.seed, run_dir: self.run_dir };
         let mut log = std::mem::take(&mut self.log);
@@ -401,6 +401,7 @@ mod outputs;
 pub mod views;
 pub use outputs::{arm_confusion, joint_labels, reference_scores, write_consensus, write_labels};
 use outputs::{io_other, write_results};
+use crate::kernels::TrainBackend;
 
 #[cfg(test)]
 #[path = "mmidas_tests.rs"]

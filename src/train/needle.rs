@@ -40,6 +40,7 @@ use crate::model::generate::generate_greedy;
 use crate::model::vqvae::VqVae;
 use crate::model::{OlmoConfig, OlmoModel};
 use crate::tokenizer::{DnaTokenizer, SEP_ID};
+use crate::kernels::TrainBackend;
 
 /// Image tokens per answer: the VQ-VAE's 7×7 latent grid.
 pub const IMAGE_TOKENS: usize = 49;
@@ -87,7 +88,7 @@ pub struct Judged {
     pub images: Vec<Option<Vec<f32>>>,
 }
 
-impl<B: AutodiffBackend> NeedleTask<B> {
+impl<B: TrainBackend> NeedleTask<B> {
     fn class_names(&self) -> Vec<String> {
         (0..self.classes).map(|c| c.to_string()).collect()
     }
@@ -131,7 +132,7 @@ impl<B: AutodiffBackend> NeedleTask<B> {
     }
 }
 
-impl<B: AutodiffBackend> Task<B> for NeedleTask<B> {
+impl<B: TrainBackend> Task<B> for NeedleTask<B> {
     type Model = OlmoModel<B>;
     type Batch = crate::train::lm::LmBatch;
 
@@ -213,7 +214,7 @@ type Outcome = (trainer::LoopOutcome, String, BTreeMap<String, f64>);
 
 impl WithBackend for Work<'_> {
     type Output = Result<(Outcome, TaskEval), RunError>;
-    fn run<B: AutodiffBackend>(self, device: B::Device, backend: &str) -> Self::Output {
+    fn run<B: TrainBackend>(self, device: B::Device, backend: &str) -> Self::Output {
         let exp = &self.resolved.experiment;
         let n = &exp.needle;
         B::seed(&device, exp.seed);
@@ -307,7 +308,7 @@ impl WithBackend for Work<'_> {
 
 /// `samples.png`: one row per class, a target image first, then up to `sheet_per_class`
 /// generated test images of that class (grey: invalid output).
-fn write_sheet<B: AutodiffBackend>(path: &Path, task: &NeedleTask<B>, judged: &Judged, targets: &Digits, pool: &[Vec<usize>]) -> Result<(), RunError> {
+fn write_sheet<B: TrainBackend>(path: &Path, task: &NeedleTask<B>, judged: &Judged, targets: &Digits, pool: &[Vec<usize>]) -> Result<(), RunError> {
     let per = task.opts.sheet_per_class;
     let mut cells: Vec<[f32; PIXELS]> = Vec::new();
     for class in 0..task.classes {

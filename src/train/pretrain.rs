@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use burn::tensor::backend::AutodiffBackend;
 
 use super::checkpoint::LoadedCheckpoint;
 use super::lm::LmTask;
@@ -17,6 +16,7 @@ use crate::data::fasta::{read_fasta, DnaRecord};
 use crate::data::windows::{make_windows, split_train_valid};
 use crate::logging::{ConsoleProgress, MetricSink};
 use crate::tokenizer::DnaTokenizer;
+use crate::kernels::TrainBackend;
 
 fn read_all(paths: &[std::path::PathBuf], r: &Resolved, log: &mut dyn FnMut(&str)) -> Result<Vec<DnaRecord>, RunError> {
     let d = &r.experiment.data;
@@ -76,7 +76,7 @@ struct Pretrain<'a> {
 
 impl WithBackend for Pretrain<'_> {
     type Output = Result<(trainer::LoopOutcome, String), RunError>;
-    fn run<B: AutodiffBackend>(self, device: B::Device, backend: &str) -> Self::Output {
+    fn run<B: TrainBackend>(self, device: B::Device, backend: &str) -> Self::Output {
         let exp = &self.resolved.experiment;
         B::seed(&device, exp.seed);
         let model = match &exp.model.init_from {

@@ -27,6 +27,7 @@ use crate::data::images::{self, Image, ImageError, LabelledImages, PIXELS, SIDE}
 use crate::logging::ConsoleProgress;
 use crate::model::quantizer::CodeUsage;
 use crate::model::vqvae::{VqVae, VqVaeConfig, CODES_PER_IMAGE};
+use crate::kernels::TrainBackend;
 
 /// The model shape file written into every vqvae run directory.
 pub const VQVAE_TOML: &str = "vqvae.toml";
@@ -234,7 +235,7 @@ struct Work<'a> {
 
 impl WithBackend for Work<'_> {
     type Output = Result<(trainer::LoopOutcome, String, BTreeMap<String, f64>), RunError>;
-    fn run<B: AutodiffBackend>(self, device: B::Device, backend: &str) -> Self::Output {
+    fn run<B: TrainBackend>(self, device: B::Device, backend: &str) -> Self::Output {
         let exp = &self.resolved.experiment;
         B::seed(&device, exp.seed);
         let model = self.task.model.init::<B>(&device);

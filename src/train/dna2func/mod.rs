@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
 
 use self::data::{expand, majority_answer, prepare, Prepared};
 use self::report::{write_outputs, Prediction};
@@ -36,6 +35,8 @@ use crate::model::generate::generate_greedy;
 use crate::model::{OlmoConfig, OlmoModel};
 use crate::tokenizer::text::{TextTokenizer, TextVocab};
 use crate::tokenizer::{DnaTokenizer, SEP_ID};
+use crate::kernels::TrainBackend;
+use crate::kernels::Kernels;
 
 /// The text tokenizer's file in the run directory.
 pub const TEXT_TOKENIZER: &str = "text_tokenizer.json";
@@ -56,7 +57,7 @@ pub struct Dna2funcTask {
 
 /// Greedy answers of `records`: generated up to `max_new` tokens, cut at `[SEP]`, non-text
 /// tokens dropped (counted in the second value), decoded and trimmed.
-pub fn generate_answers<B: Backend>(
+pub fn generate_answers<B: Kernels>(
     model: &OlmoModel<B>,
     records: &[Prepared],
     text: &TextTokenizer,
@@ -85,7 +86,7 @@ fn scores_of(records: &[Prepared], answers: &[String]) -> TextScores {
     score(&p, &r)
 }
 
-impl<B: AutodiffBackend> Task<B> for Dna2funcTask {
+impl<B: TrainBackend> Task<B> for Dna2funcTask {
     type Model = OlmoModel<B>;
     type Batch = LmBatch;
 
@@ -151,7 +152,7 @@ type Outcome = (trainer::LoopOutcome, String, BTreeMap<String, f64>);
 
 impl WithBackend for Work<'_> {
     type Output = Result<(Outcome, String), RunError>;
-    fn run<B: AutodiffBackend>(self, device: B::Device, backend: &str) -> Self::Output {
+    fn run<B: TrainBackend>(self, device: B::Device, backend: &str) -> Self::Output {
         let exp = &self.resolved.experiment;
         let init = exp.model.init_from.as_ref().ok_or_else(|| RunError::Other("dna2func needs model.init_from".into()))?;
         B::seed(&device, exp.seed);

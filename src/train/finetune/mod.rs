@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
 
 use self::data::{expand_tokenizer, load_task, sft_examples, weighted_schedule, TaskData, TaskVocab};
 use super::checkpoint::LoadedCheckpoint;
@@ -29,6 +28,8 @@ use crate::logging::{ConsoleProgress, MetricSink};
 use crate::model::neftune::neftune_noise;
 use crate::model::{OlmoConfig, OlmoModel};
 use crate::tokenizer::DnaTokenizer;
+use crate::kernels::TrainBackend;
+use crate::kernels::Kernels;
 
 /// The finetuning task: SFT examples of every task, drawn by the weighted schedule.
 pub struct FinetuneTask {
@@ -58,7 +59,7 @@ impl FinetuneTask {
     }
 
     /// Generate answers for `split` of every task and score them.
-    pub fn evaluate<B: Backend>(&self, model: &OlmoModel<B>, split: &str, limit: usize) -> Result<Vec<TaskEval>, RunError> {
+    pub fn evaluate<B: Kernels>(&self, model: &OlmoModel<B>, split: &str, limit: usize) -> Result<Vec<TaskEval>, RunError> {
         let mut out = Vec::new();
         for (t, task) in self.tasks.iter().enumerate() {
             let seqs = if split == "test" { &task.test } else { &task.valid };
@@ -79,7 +80,7 @@ impl FinetuneTask {
 ///
 /// # Shapes
 /// - returns `[1]`
-pub fn sft_loss<B: Backend>(model: &OlmoModel<B>, batch: &LmBatch, alpha: f64, device: &B::Device) -> Tensor<B, 1> {
+pub fn sft_loss<B: Kernels>(model: &OlmoModel<B>, batch: &LmBatch, alpha: f64, device: &B::Device) -> Tensor<B, 1> {
     let (inputs, targets, mask) = batch.tensors::<B>(device);
     let mut x = model.embed(inputs); // [batch, seq, d_model]
     if alpha > 0.0 {
@@ -88,7 +89,7 @@ pub fn sft_loss<B: Backend>(model: &OlmoModel<B>, batch: &LmBatch, alpha: f64, d
     masked_cross_entropy_sum(model.logits(model.hidden(x)), targets, mask)
 }
 
-impl<B: AutodiffBackend> Task<B> for FinetuneTask {
+impl<B: TrainBackend> Task<B> for FinetuneTask {
     type Model = OlmoModel<B>;
     type Batch = LmBatch;
 
@@ -153,7 +154,7 @@ type Outcome = (trainer::LoopOutcome, String, BTreeMap<String, f64>);
 
 impl WithBackend for Finetune<'_> {
     type Output = Result<(Outcome, Vec<TaskEval>), RunError>;
-    fn run<B: AutodiffBackend>(self, device: B::Device, backend: &str) -> Self::Output {
+    fn run<B: TrainBackend>(self, device: B::Device, backend: &str) -> Self::Output {
         let exp = &self.resolved.experiment;
         let init = exp.model.init_from.as_ref().ok_or_else(|| RunError::Other("finetune needs model.init_from".into()))?;
         B::seed(&device, exp.seed);

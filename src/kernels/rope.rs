@@ -9,6 +9,25 @@
 
 use burn::prelude::*;
 
+/// Host-side cosine and sine tables for positions `offset .. offset + seq_len`, row-major
+/// `[seq_len, head_dim]` (each half repeated), in f32 as HF `OlmoRotaryEmbedding` computes them.
+pub fn rope_cos_sin(seq_len: usize, offset: usize, head_dim: usize, theta: f64) -> (Vec<f32>, Vec<f32>) {
+    let half = head_dim / 2;
+    let mut cos = Vec::with_capacity(seq_len * head_dim);
+    let mut sin = Vec::with_capacity(seq_len * head_dim);
+    for t in offset..offset + seq_len {
+        for _ in 0..2 {
+            for j in 0..half {
+                let inv_freq = 1.0f32 / (theta as f32).powf((2 * j) as f32 / head_dim as f32);
+                let angle = t as f32 * inv_freq;
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+    }
+    (cos, sin)
+}
+
 /// Cosine and sine tables for positions `offset .. offset + seq_len`.
 ///
 /// # Shapes
@@ -20,20 +39,7 @@ pub fn rope_tables<B: Backend>(
     theta: f64,
     device: &B::Device,
 ) -> (Tensor<B, 4>, Tensor<B, 4>) {
-    let half = head_dim / 2;
-    let mut cos = Vec::with_capacity(seq_len * head_dim);
-    let mut sin = Vec::with_capacity(seq_len * head_dim);
-    for t in offset..offset + seq_len {
-        for _ in 0..2 {
-            for j in 0..half {
-                // f32 throughout, as HF `OlmoRotaryEmbedding` computes it.
-                let inv_freq = 1.0f32 / (theta as f32).powf((2 * j) as f32 / head_dim as f32);
-                let angle = t as f32 * inv_freq;
-                cos.push(angle.cos());
-                sin.push(angle.sin());
-            }
-        }
-    }
+    let (cos, sin) = rope_cos_sin(seq_len, offset, head_dim, theta);
     let shape = [1, 1, seq_len, head_dim];
     (
         Tensor::<B, 1>::from_floats(cos.as_slice(), device).reshape(shape),

@@ -1,0 +1,203 @@
+//! Row-wise CPU kernels: the two norms, SwiGLU and the masked cross-entropy, forward and
+//! backward, each one pass over its rows in parallel chunks of fixed size (so results do not
+//! depend on the thread count).
+
+use rayon::prelude::*;
+
+/// Rows per parallel task.
+const ROWS: usize = 16;
+
+/// Sum with eight independent accumulators (lets the compiler vectorise the reduction).
+#[inline]
+fn sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..8 {
+            acc[l] += c[l];
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
+/// Dot product with eight independent accumulators.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
+/// `1 / sqrt(var + eps)` and the mean (LayerNorm) or `1 / sqrt(mean(x²) + eps)` and 0 (RMSNorm).
+#[inline]
+fn stats(x: &[f32], rms: bool, eps: f32) -> (f32, f32) {
+    let n = x.len() as f32;
+    if rms {
+        (0.0, 1.0 / (dot(x, x) / n + eps).sqrt())
+    } else {
+        let mean = sum(x) / n;
+        let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
+        (mean, 1.0 / (var + eps).sqrt())
+    }
+}
+
+/// Norm forward: `y = (x − mean) · rstd` (LayerNorm) or `y = x · rstd · w` (RMSNorm).
+///
+/// # Shapes
+/// - x: `[rows, d]` flattened, weight `[d]` → `[rows, d]`
+pub fn norm_forward(x: &[f32], d: usize, weight: Option<&[f32]>, eps: f32) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    y.par_chunks_mut(ROWS * d).zip(x.par_chunks(ROWS * d)).for_each(|(yc, xc)| {
+        for (yr, xr) in yc.chunks_exact_mut(d).zip(xc.chunks_exact(d)) {
+            let (mean, rstd) = stats(xr, weight.is_some(), eps);
+            match weight {
+                Some(w) => yr.iter_mut().zip(xr).zip(w).for_each(|((o, &v), &g)| *o = v * rstd * g),
+                None => yr.iter_mut().zip(xr).for_each(|(o, &v)| *o = (v - mean) * rstd),
+            }
+        }
+    });
+    y
+}
+
+/// Norm backward. With `x̂ = (x − mean)·rstd` (LayerNorm) or `x·rstd` (RMSNorm) and
+/// `g = dy` (LayerNorm) or `dy·w` (RMSNorm):
+/// LayerNorm `dx = rstd · (g − mean(g) − x̂ · mean(g·x̂))`; RMSNorm `dx = rstd · (g − x̂ · mean(g·x̂))`,
+/// `dw = Σ_rows dy · x̂` (Ba et al. 2016; Zhang & Sennrich 2019).
+///
+/// # Shapes
+/// - x, dy: `[rows, d]` flattened, weight `[d]` → (dx `[rows, d]`, dw `[d]` for RMSNorm)
+pub fn norm_backward(x: &[f32], d: usize, weight: Option<&[f32]>, dy: &[f32], eps: f32) -> (Vec<f32>, Option<Vec<f32>>) {
+    let mut dx = vec![0.0f32; x.len()];
+    let n = d as f32;
+    let partial_dw: Vec<Vec<f32>> = dx
+        .par_chunks_mut(ROWS * d)
+        .zip(x.par_chunks(ROWS * d).zip(dy.par_chunks(ROWS * d)))
+        .map(|(dxc, (xc, dyc))| {
+            let mut dw = vec![0.0f32; if weight.is_some() { d } else { 0 }];
+            let mut xhat = vec![0.0f32; d];
+            let mut g = vec![0.0f32; d];
+            for ((dxr, xr), dyr) in dxc.chunks_exact_mut(d).zip(xc.chunks_exact(d)).zip(dyc.chunks_exact(d)) {
+                let (mean, rstd) = stats(xr, weight.is_some(), eps);
+                xhat.iter_mut().zip(xr).for_each(|(h, &v)| *h = (v - mean) * rstd);
+                match weight {
+                    Some(w) => {
+                        g.iter_mut().zip(dyr).zip(w).for_each(|((o, &a), &b)| *o = a * b);
+                        dw.iter_mut().zip(dyr).zip(&xhat).for_each(|((o, &a), &b)| *o += a * b);
+                    }
+                    None => g.copy_from_slice(dyr),
+                }
+                let mean_gx = dot(&g, &xhat) / n;
+                let mean_g = if weight.is_some() { 0.0 } else { sum(&g) / n };
+                dxr.iter_mut().zip(&g).zip(&xhat).for_each(|((o, &gv), &h)| *o = rstd * (gv - mean_g - h * mean_gx));
+            }
+            dw
+        })
+        .collect();
+    let dw = weight.map(|_| {
+        let mut total = vec![0.0f32; d];
+        for p in &partial_dw {
+            total.iter_mut().zip(p).for_each(|(t, &v)| *t += v);
+        }
+        total
+    });
+    (dx, dw)
+}
+
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// SwiGLU forward `silu(gate) · value`.
+///
+/// # Shapes
+/// - ff: `[rows, 2·hidden]` flattened (value half first) → `[rows, hidden]`
+pub fn swiglu_forward(ff: &[f32], hidden: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; ff.len() / 2];
+    out.par_chunks_mut(ROWS * hidden).zip(ff.par_chunks(ROWS * 2 * hidden)).for_each(|(oc, fc)| {
+        for (or, fr) in oc.chunks_exact_mut(hidden).zip(fc.chunks_exact(2 * hidden)) {
+            let (value, gate) = fr.split_at(hidden);
+            or.iter_mut().zip(value).zip(gate).for_each(|((o, &v), &g)| *o = g * sigmoid(g) * v);
+        }
+    });
+    out
+}
+
+/// SwiGLU backward: `dvalue = dout · silu(gate)`,
+/// `dgate = dout · value · σ(gate) · (1 + gate · (1 − σ(gate)))`.
+///
+/// # Shapes
+/// - ff `[rows, 2·hidden]`, dout `[rows, hidden]` → `[rows, 2·hidden]`
+pub fn swiglu_backward(ff: &[f32], dout: &[f32], hidden: usize) -> Vec<f32> {
+    let mut dff = vec![0.0f32; ff.len()];
+    dff.par_chunks_mut(ROWS * 2 * hidden).zip(ff.par_chunks(ROWS * 2 * hidden).zip(dout.par_chunks(ROWS * hidden))).for_each(
+        |(dc, (fc, gc))| {
+            for ((dr, fr), gr) in dc.chunks_exact_mut(2 * hidden).zip(fc.chunks_exact(2 * hidden)).zip(gc.chunks_exact(hidden)) {
+                let (value, gate) = fr.split_at(hidden);
+                let (dvalue, dgate) = dr.split_at_mut(hidden);
+                for j in 0..hidden {
+                    let (v, g, go) = (value[j], gate[j], gr[j]);
+                    let s = sigmoid(g);
+                    dvalue[j] = go * g * s;
+                    dgate[j] = go * v * s * (1.0 + g * (1.0 - s));
+                }
+            }
+        },
+    );
+    dff
+}
+
+/// Masked cross-entropy: the sum `Σ_i mask_i · (lse_i − logits[i, target_i])` and, when
+/// `with_grad`, its gradient `mask_i · (softmax(logits_i) − onehot(target_i))`.
+///
+/// # Shapes
+/// - logits `[tokens, vocab]` flattened, targets and mask `[tokens]` → (loss, `[tokens, vocab]`)
+///
+/// # Panics
+/// If a target of a position with non-zero mask lies outside `0..vocab`.
+pub fn cross_entropy(logits: &[f32], vocab: usize, targets: &[i64], mask: &[f32], with_grad: bool) -> (f32, Option<Vec<f32>>) {
+    let row_loss = |i: usize, row: &[f32], grad: Option<&mut [f32]>| -> f64 {
+        let m = mask[i];
+        let max = row.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
+        let sum_exp: f32 = row.iter().map(|&x| (x - max).exp()).sum();
+        let lse = max + sum_exp.ln();
+        let target = targets[i];
+        if m != 0.0 {
+            assert!((0..vocab as i64).contains(&target), "cross-entropy: target {target} at position {i} is outside the vocabulary 0..{vocab}");
+        }
+        if let Some(g) = grad {
+            if m == 0.0 {
+                g.iter_mut().for_each(|x| *x = 0.0);
+            } else {
+                g.iter_mut().zip(row).for_each(|(o, &x)| *o = (x - lse).exp() * m);
+                g[target as usize] -= m;
+            }
+        }
+        if m == 0.0 {
+            0.0
+        } else {
+            ((lse - row[target as usize]) * m) as f64
+        }
+    };
+    let rows = targets.len();
+    let (losses, grad): (Vec<f64>, Option<Vec<f32>>) = if with_grad {
+        let mut grad = vec![0.0f32; logits.len()];
+        let losses = grad
+            .par_chunks_mut(vocab)
+            .zip(logits.par_chunks(vocab))
+            .enumerate()
+            .map(|(i, (g, row))| row_loss(i, row, Some(g)))
+            .collect();
+        (losses, Some(grad))
+    } else {
+        ((0..rows).into_par_iter().map(|i| row_loss(i, &logits[i * vocab..(i + 1) * vocab], None)).collect(), None)
+    };
+    (losses.iter().sum::<f64>() as f32, grad)
+}

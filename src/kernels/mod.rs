@@ -1,0 +1,234 @@
+//! Fused training kernels on burn's backend-extension pattern (burn 0.21
+//! `examples/custom-wgpu-kernel`: a trait over `Backend`, implemented per backend, with the
+//! autodiff backend given its own backward step).
+//!
+//! [`Kernels`] holds four fused operations of the OLMo step: causal self-attention with RoPE
+//! from the fused q/k/v projection, the no-affine LayerNorm / RMSNorm, SwiGLU, and the masked
+//! next-token cross-entropy. Its default methods are the composite burn code of [`composite`]
+//! (what the model ran before these kernels existed), so every backend works unchanged:
+//!
+//! - `Flex` (CPU) replaces the forward and backward methods with hand-written loops in
+//!   [`cpu`]: one pass per row or per (batch, head), no strided views, the causal triangle only,
+//!   log-sum-exp saved instead of the probability matrix (FlashAttention-2, Dao 2023, §3.1).
+//! - `Autodiff<B>` records one graph node per fused op whose backward step calls `B`'s backward
+//!   method ([`autodiff`]); when `B` has no fused kernels ([`Kernels::FUSED`] false, e.g. CUDA),
+//!   it differentiates the composite code instead, exactly as before.
+//! - Every other backend (CUDA, ndarray) takes the defaults.
+//!
+//! The model and the loss call the free functions of this module ([`causal_attention`],
+//! [`norm`], [`swiglu`], [`masked_cross_entropy_sum`]), which take and return `Tensor`s.
+
+use burn::prelude::*;
+use burn::tensor::ops::{FloatTensor, IntTensor};
+use burn::tensor::TensorPrimitive;
+use serde::{Deserialize, Serialize};
+
+mod autodiff;
+pub mod composite;
+pub mod rope;
+#[cfg(feature = "flex")]
+mod cpu;
+#[cfg(test)]
+mod tests;
+
+/// Which normalisation a block uses (checkpoint-level setting `model.norm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormKind {
+    /// LayerNorm without weight and bias (OLMo `layer_norm_with_affine = false`).
+    LayerNormNoAffine,
+    /// RMSNorm with a learned per-channel scale (OLMo `layer_norm_type = "rms"`).
+    RmsNorm,
+}
+
+impl NormKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NormKind::LayerNormNoAffine => "layer_norm_no_affine",
+            NormKind::RmsNorm => "rms_norm",
+        }
+    }
+}
+
+/// What the attention kernel needs to know besides the tensor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttentionSpec {
+    /// Number of heads; `d_model` must divide by it and the head size must be even (RoPE pairs
+    /// dimension `i` with `i + head_dim/2`).
+    pub n_heads: usize,
+    /// RoPE base θ (OLMo `rope_theta`, 10,000).
+    pub rope_theta: f64,
+}
+
+/// Normalisation settings: which norm and its ε.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NormSpec {
+    pub kind: NormKind,
+    pub eps: f64,
+}
+
+/// Fused operations of the OLMo training step. Default methods are the composite burn code, so
+/// any backend can implement this trait with an empty `impl`.
+pub trait Kernels: Backend {
+    /// True where the backend's `*_forward`/`*_backward` methods are real fused kernels. When
+    /// false, `Autodiff<Self>` differentiates the composite code rather than calling
+    /// `*_backward` (whose default re-runs the composite code under autodiff).
+    const FUSED: bool = false;
+
+    /// Causal self-attention with RoPE; see [`causal_attention`].
+    fn causal_attention(qkv: FloatTensor<Self>, spec: AttentionSpec) -> FloatTensor<Self> {
+        Self::attention_forward(qkv, spec).0
+    }
+
+    /// Forward pass that also returns what the backward pass needs.
+    ///
+    /// # Shapes
+    /// - qkv: `[batch, seq, 3 * d_model]` → (out `[batch, seq, d_model]`, lse `[batch, heads, seq]`:
+    ///   the log-sum-exp of each query's scaled, masked scores)
+    fn attention_forward(qkv: FloatTensor<Self>, spec: AttentionSpec) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        composite::attention_primitive::<Self>(qkv, spec)
+    }
+
+    /// Gradient of the attention output with respect to `qkv`.
+    ///
+    /// # Shapes
+    /// - qkv `[batch, seq, 3d]`, out and dout `[batch, seq, d]`, lse `[batch, heads, seq]` →
+    ///   `[batch, seq, 3d]`
+    fn attention_backward(
+        qkv: FloatTensor<Self>,
+        out: FloatTensor<Self>,
+        lse: FloatTensor<Self>,
+        dout: FloatTensor<Self>,
+        spec: AttentionSpec,
+    ) -> FloatTensor<Self> {
+        let _ = (out, lse);
+        composite::vjp::<Self, 3, 3>(qkv, dout, |x| composite::causal_attention(x, spec).0)
+    }
+
+    /// Normalisation over the last dimension; see [`norm`].
+    fn norm(x: FloatTensor<Self>, weight: Option<FloatTensor<Self>>, spec: NormSpec) -> FloatTensor<Self> {
+        Self::norm_forward(x, weight, spec)
+    }
+
+    /// # Shapes
+    /// - x: `[..., d]`, weight: `[d]` (RMSNorm only) → `[..., d]`
+    fn norm_forward(x: FloatTensor<Self>, weight: Option<FloatTensor<Self>>, spec: NormSpec) -> FloatTensor<Self> {
+        composite::norm_primitive::<Self>(x, weight, spec)
+    }
+
+    /// Gradients of the normalisation with respect to `x` and (RMSNorm) the weight.
+    ///
+    /// # Shapes
+    /// - x and dy `[..., d]`, weight `[d]` → (dx `[..., d]`, dweight `[d]`)
+    fn norm_backward(
+        x: FloatTensor<Self>,
+        weight: Option<FloatTensor<Self>>,
+        dy: FloatTensor<Self>,
+        spec: NormSpec,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        composite::norm_vjp::<Self>(x, weight, dy, spec)
+    }
+
+    /// SwiGLU; see [`swiglu`].
+    fn swiglu(ff: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::swiglu_forward(ff)
+    }
+
+    /// # Shapes
+    /// - ff: `[..., 2 * hidden]` (value half first) → `[..., hidden]`
+    fn swiglu_forward(ff: FloatTensor<Self>) -> FloatTensor<Self> {
+        composite::swiglu_primitive::<Self>(ff)
+    }
+
+    /// # Shapes
+    /// - ff `[..., 2 * hidden]`, dout `[..., hidden]` → `[..., 2 * hidden]`
+    fn swiglu_backward(ff: FloatTensor<Self>, dout: FloatTensor<Self>) -> FloatTensor<Self> {
+        composite::swiglu_vjp::<Self>(ff, dout)
+    }
+
+    /// Masked cross-entropy sum; see [`masked_cross_entropy_sum`].
+    fn masked_cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>, mask: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::cross_entropy_forward(logits, targets, mask, false).0
+    }
+
+    /// The loss and, when `with_grad`, its gradient with respect to the logits, in one pass.
+    /// The default returns no gradient (callers then differentiate the composite code).
+    ///
+    /// # Shapes
+    /// - logits `[tokens, vocab]`, targets `[tokens]`, mask `[tokens]` → (loss `[1]`,
+    ///   dlogits `[tokens, vocab]`)
+    fn cross_entropy_forward(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        mask: FloatTensor<Self>,
+        with_grad: bool,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        let _ = with_grad;
+        composite::cross_entropy_primitive::<Self>(logits, targets, mask)
+    }
+}
+
+/// Wrap a float primitive as a tensor of rank `D`.
+pub(crate) fn float<B: Backend, const D: usize>(x: FloatTensor<B>) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(x))
+}
+
+/// The backend bound of training code: an autodiff backend whose inner (inference) backend
+/// has the kernels too.
+pub trait TrainBackend: burn::tensor::backend::AutodiffBackend<InnerBackend: Kernels> + Kernels {}
+
+impl<B> TrainBackend for B
+where
+    B: burn::tensor::backend::AutodiffBackend + Kernels,
+    B::InnerBackend: Kernels,
+{
+}
+
+/// Causal multi-head self-attention with rotary position embedding, from the fused projection
+/// (OLMo `OLMoBlock.attention` with `rope = true`; RoPE as in [`crate::model::rope`]); scores scaled
+/// by `1/sqrt(head_dim)`, each query attending to itself and earlier positions.
+///
+/// # Shapes
+/// - qkv: `[batch, seq, 3 * d_model]` (q, k, v along the last dimension, heads contiguous
+///   inside each) → `[batch, seq, d_model]` (heads merged)
+pub fn causal_attention<B: Kernels>(qkv: Tensor<B, 3>, spec: AttentionSpec) -> Tensor<B, 3> {
+    float(B::causal_attention(qkv.into_primitive().tensor(), spec))
+}
+
+/// No-affine LayerNorm `(x - mean) / sqrt(var + eps)` or RMSNorm `x / sqrt(mean(x²) + eps) · w`
+/// over the last dimension (OLMo `LayerNorm` / `RMSLayerNorm`; variance biased, as PyTorch).
+///
+/// # Shapes
+/// - x: `[..., d]`, weight: `[d]` for RMSNorm, `None` for the no-affine LayerNorm → `[..., d]`
+pub fn norm<B: Kernels, const D: usize>(x: Tensor<B, D>, weight: Option<Tensor<B, 1>>, spec: NormSpec) -> Tensor<B, D> {
+    float(B::norm(x.into_primitive().tensor(), weight.map(|w| w.into_primitive().tensor()), spec))
+}
+
+/// SwiGLU `silu(gate) · value` from the fused feed-forward projection (OLMo `SwiGLU.forward`:
+/// `x, gate = x.chunk(2, dim=-1); silu(gate) * x`), `silu(g) = g · sigmoid(g)`.
+///
+/// # Shapes
+/// - ff: `[..., 2 * hidden]`, value half first, gate half second → `[..., hidden]`
+pub fn swiglu<B: Kernels, const D: usize>(ff: Tensor<B, D>) -> Tensor<B, D> {
+    float(B::swiglu(ff.into_primitive().tensor()))
+}
+
+/// `-Σ_i mask_i · log softmax(logits_i)[target_i]`: next-token cross-entropy summed over the
+/// positions whose mask is 1 (padding and prompt positions carry 0). No gradient flows to `mask`.
+///
+/// # Shapes
+/// - logits: `[tokens, vocab]`, targets: `[tokens]` with ids in `0..vocab`, mask: `[tokens]`
+/// - returns `[1]`
+pub fn masked_cross_entropy_sum<B: Kernels>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>, mask: Tensor<B, 1>) -> Tensor<B, 1> {
+    float(B::masked_cross_entropy(
+        logits.into_primitive().tensor(),
+        targets.into_primitive(),
+        mask.into_primitive().tensor(),
+    ))
+}
+
+// Backends without fused kernels take the composite defaults.
+#[cfg(feature = "cuda")]
+impl Kernels for burn::backend::Cuda<f32, i32> {}
+#[cfg(feature = "ndarray")]
+impl Kernels for burn::backend::NdArray {}

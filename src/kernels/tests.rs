@@ -1,0 +1,140 @@
+//! Every fused kernel against the composite code it replaces, forward and backward, on the CPU
+//! backend: outputs and every input gradient agree to 1e-5 relative (max-abs error over the
+//! tensor divided by the max-abs of the composite value), on odd sizes, one head, seq 1, several
+//! attention blocks, and fully masked cross-entropy rows.
+
+use burn::backend::{Autodiff, Flex};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+
+type A = Autodiff<Flex>;
+
+fn random(shape: &[usize], seed: u64, scale: f32) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..shape.iter().product::<usize>()).map(|_| rng.random_range(-scale..scale)).collect()
+}
+
+fn tensor<const D: usize>(data: Vec<f32>, shape: [usize; D]) -> Tensor<A, D> {
+    Tensor::from_data(TensorData::new(data, shape), &Default::default())
+}
+
+fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec().unwrap()
+}
+
+/// Max-abs difference relative to the max-abs of the reference.
+fn assert_close(what: &str, fused: &[f32], reference: &[f32]) {
+    assert_eq!(fused.len(), reference.len(), "{what}: lengths differ");
+    let scale = reference.iter().fold(0.0f32, |a, &x| a.max(x.abs())).max(f32::MIN_POSITIVE);
+    let err = fused.iter().zip(reference).fold(0.0f32, |a, (x, y)| a.max((x - y).abs()));
+    assert!(fused.iter().all(|x| x.is_finite()), "{what}: non-finite values");
+    assert!(err / scale <= 1e-5, "{what}: relative error {:e} (max abs {err:e}, scale {scale:e})", err / scale);
+}
+
+/// Run `fused` and `composite` on the same input with the same upstream gradient; compare the
+/// outputs and the input gradients.
+fn check<const DI: usize, const DO: usize>(
+    what: &str,
+    input: Vec<f32>,
+    shape: [usize; DI],
+    fused: impl Fn(Tensor<A, DI>) -> Tensor<A, DO>,
+    composite: impl Fn(Tensor<A, DI>) -> Tensor<A, DO>,
+) {
+    let run = |f: &dyn Fn(Tensor<A, DI>) -> Tensor<A, DO>| {
+        let x = tensor(input.clone(), shape).require_grad();
+        let y = f(x.clone());
+        let upstream = tensor(random(&y.dims(), 99, 1.0), y.dims());
+        let grads = (y.clone() * upstream).sum().backward();
+        (values(y), values(x.grad(&grads).expect("input gradient")))
+    };
+    let (yf, gf) = run(&fused);
+    let (yc, gc) = run(&composite);
+    assert_close(&format!("{what}: output"), &yf, &yc);
+    assert_close(&format!("{what}: input gradient"), &gf, &gc);
+}
+
+#[test]
+fn fused_attention_matches_composite_forward_and_backward() {
+    // (batch, seq, heads, head_dim): odd sizes, seq 1 with one head, several 64-row blocks.
+    for (i, &(b, t, h, hd)) in [(2, 7, 3, 4), (1, 1, 1, 8), (3, 70, 2, 6), (1, 130, 1, 2), (2, 64, 4, 16)].iter().enumerate() {
+        let spec = AttentionSpec { n_heads: h, rope_theta: 10_000.0 };
+        let shape = [b, t, 3 * h * hd];
+        check(
+            &format!("attention {b}x{t}x{h}x{hd}"),
+            random(&shape, i as u64, 2.0),
+            shape,
+            |x| causal_attention(x, spec),
+            |x| composite::causal_attention(x, spec).0,
+        );
+    }
+}
+
+#[test]
+fn fused_norms_match_composite_forward_and_backward() {
+    for (i, shape) in [[2usize, 5, 7], [1, 1, 3], [3, 11, 256]].into_iter().enumerate() {
+        let input = random(&shape, 10 + i as u64, 3.0);
+        let spec = NormSpec { kind: NormKind::LayerNormNoAffine, eps: 1e-5 };
+        check(&format!("layer norm {shape:?}"), input.clone(), shape, |x| norm(x, None, spec), |x| composite::norm(x, None, spec));
+
+        // RMSNorm: the weight's gradient too.
+        let spec = NormSpec { kind: NormKind::RmsNorm, eps: 1e-5 };
+        let d = shape[2];
+        let w_data = random(&[d], 20 + i as u64, 1.5);
+        let run = |fused: bool| {
+            let x = tensor(input.clone(), shape).require_grad();
+            let w = tensor(w_data.clone(), [d]).require_grad();
+            let y = if fused { norm(x.clone(), Some(w.clone()), spec) } else { composite::norm(x.clone(), Some(w.clone()), spec) };
+            let upstream = tensor(random(&shape, 98, 1.0), shape);
+            let grads = (y.clone() * upstream).sum().backward();
+            (values(y), values(x.grad(&grads).unwrap()), values(w.grad(&grads).unwrap()))
+        };
+        let (f, c) = (run(true), run(false));
+        assert_close("rms norm: output", &f.0, &c.0);
+        assert_close("rms norm: x gradient", &f.1, &c.1);
+        assert_close("rms norm: weight gradient", &f.2, &c.2);
+    }
+}
+
+#[test]
+fn fused_swiglu_matches_composite_forward_and_backward() {
+    for (i, shape) in [[2usize, 3, 10], [1, 1, 2], [4, 9, 66]].into_iter().enumerate() {
+        check(&format!("swiglu {shape:?}"), random(&shape, 30 + i as u64, 4.0), shape, swiglu, composite::swiglu);
+    }
+}
+
+#[test]
+fn fused_cross_entropy_matches_composite_with_masked_rows() {
+    let (tokens, vocab) = (9, 11);
+    let targets: Vec<i64> = (0..tokens as i64).map(|i| (i * 7 + 3) % vocab as i64).collect();
+    // Rows 0 and 4 are fully masked (no loss, no gradient), row 6 is weighted by one half.
+    let masks = [
+        (0..tokens).map(|i| if i == 0 || i == 4 { 0.0 } else if i == 6 { 0.5 } else { 1.0 }).collect::<Vec<f32>>(),
+        vec![0.0; tokens],
+        vec![1.0; tokens],
+    ];
+    for (i, mask) in masks.into_iter().enumerate() {
+        let device = Default::default();
+        let t = Tensor::<A, 1, Int>::from_data(TensorData::new(targets.clone(), [tokens]), &device);
+        let m = tensor(mask.clone(), [tokens]);
+        check(
+            &format!("cross-entropy, mask {i}"),
+            random(&[tokens, vocab], 40 + i as u64, 5.0),
+            [tokens, vocab],
+            |x| masked_cross_entropy_sum(x, t.clone(), m.clone()),
+            |x| composite::masked_cross_entropy_sum(x, t.clone(), m.clone()),
+        );
+    }
+}
+
+#[test]
+fn fused_kernels_run_on_the_inner_backend_without_autodiff() {
+    // Evaluation runs the model on `Flex` itself: the fused forward must equal the composite.
+    let spec = AttentionSpec { n_heads: 2, rope_theta: 10_000.0 };
+    let shape = [2, 5, 3 * 2 * 4];
+    let x = Tensor::<Flex, 3>::from_data(TensorData::new(random(&shape, 50, 1.0), shape), &Default::default());
+    assert_close("attention on Flex", &values(causal_attention(x.clone(), spec)), &values(composite::causal_attention(x, spec).0));
+}
