@@ -168,3 +168,34 @@ pub(crate) fn swiglu_vjp<B: Backend>(ff: FloatTensor<B>, dout: FloatTensor<B>) -
     let dout = B::float_reshape(dout, Shape::new([rows, d2 / 2]));
     B::float_reshape(vjp::<B, 2, 2>(ff, dout, swiglu), shape)
 }
+
+/// [`super::Kernels::adamw_step`] with burn's tensor ops, in the order of burn 0.21's `AdamW`
+/// (`burn-optim/src/optim/adamw.rs`), so both give the same numbers.
+pub(crate) fn adamw_step<B: Backend>(
+    param: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    moments: Option<(FloatTensor<B>, FloatTensor<B>)>,
+    step: super::AdamwStep,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let shape = param.shape();
+    let n = shape.num_elements();
+    let g = float::<B, 1>(B::float_reshape(grad, Shape::new([n])));
+    let p = float::<B, 1>(B::float_reshape(param, Shape::new([n])));
+    let (f1, f2) = (1.0 - step.beta_1, 1.0 - step.beta_2);
+    let (m, v) = match moments {
+        Some((m, v)) => {
+            let (m, v) = (float::<B, 1>(B::float_reshape(m, Shape::new([n]))), float::<B, 1>(B::float_reshape(v, Shape::new([n]))));
+            (m.mul_scalar(step.beta_1).add(g.clone().mul_scalar(f1)), v.mul_scalar(step.beta_2).add(g.square().mul_scalar(f2)))
+        }
+        None => (g.clone().mul_scalar(f1), g.square().mul_scalar(f2)),
+    };
+    let t = step.time as i32;
+    let m_hat = m.clone().div_scalar(1f32 - step.beta_1.powi(t));
+    let v_hat = v.clone().div_scalar(1f32 - step.beta_2.powi(t));
+    let delta = m_hat.div(v_hat.sqrt().add_scalar(step.epsilon));
+    let decay = step.lr * step.weight_decay as f64;
+    let p = if decay == 0.0 { p } else { p.mul_scalar(1.0 - decay) };
+    let p = p - delta.mul_scalar(step.lr);
+    let back = |x: Tensor<B, 1>| B::float_reshape(x.into_primitive().tensor(), shape.clone());
+    (back(p), back(m), back(v))
+}

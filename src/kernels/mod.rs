@@ -67,6 +67,21 @@ pub struct NormSpec {
     pub eps: f64,
 }
 
+/// Hyper-parameters of one AdamW update (Loshchilov & Hutter 2019, Algorithm 2; PyTorch
+/// `torch.optim.AdamW` and burn's `AdamW`, whose order of operations this follows exactly).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamwStep {
+    /// Learning rate of this step.
+    pub lr: f64,
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+    /// Decoupled weight decay: the parameter is multiplied by `1 − lr · weight_decay` first.
+    pub weight_decay: f32,
+    /// 1-based step count, for the bias corrections `1 − β^t`.
+    pub time: usize,
+}
+
 /// Fused operations of the OLMo training step. Default methods are the composite burn code, so
 /// any backend can implement this trait with an empty `impl`.
 pub trait Kernels: Backend {
@@ -165,6 +180,21 @@ pub trait Kernels: Backend {
     ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
         let _ = with_grad;
         composite::cross_entropy_primitive::<Self>(logits, targets, mask)
+    }
+
+    /// One AdamW update of one parameter: `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`,
+    /// `p ← p·(1 − lr·λ) − lr · (m / (1−β1^t)) / (sqrt(v / (1−β2^t)) + ε)`; `moments` is `None`
+    /// on the first step (both start at zero).
+    ///
+    /// # Shapes
+    /// - param, grad, m, v: the parameter's shape → (param, m, v)
+    fn adamw_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moments: Option<(FloatTensor<Self>, FloatTensor<Self>)>,
+        step: AdamwStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        composite::adamw_step::<Self>(param, grad, moments, step)
     }
 }
 

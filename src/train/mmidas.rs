@@ -220,7 +220,7 @@ pub fn model_config(s: &MmidasSection, dims: &[usize]) -> MmidasConfig {
 }
 
 /// Train and prune; returns every round (in pruning order) and the summed loop state.
-pub fn fit<B: AutodiffBackend>(
+pub fn fit<B: TrainBackend>(
     data: &MmidasData,
     spec: &FitSpec,
     sink: &mut dyn MetricSink,

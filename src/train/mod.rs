@@ -1,6 +1,7 @@
 //! The one training loop and what it needs: tasks, optimizer pieces, schedule, checkpoints,
 //! run directories and records.
 
+pub mod adamw;
 pub mod checkpoint;
 pub mod classifier;
 pub mod dna2func;

@@ -19,6 +19,7 @@ use super::checkpoint::{self, CheckpointError, LoadedCheckpoint, TrainState};
 use super::optim::{adamw, clip_global_norm};
 use super::schedule::LrSchedule;
 use super::task::Task;
+use crate::kernels::TrainBackend;
 use crate::config::TrainSection;
 use crate::data::windows::epoch_permutation;
 use crate::logging::{ConsoleProgress, MetricSink};
@@ -112,7 +113,7 @@ fn evaluate<B: AutodiffBackend, T: Task<B>>(task: &T, model: &T::Model, spec: &L
 }
 
 /// Train `model` on `task` until `spec.total_steps`, starting from `resume` if given.
-pub fn train<B: AutodiffBackend, T: Task<B>>(
+pub fn train<B: TrainBackend, T: Task<B>>(
     task: &T,
     mut model: T::Model,
     spec: &LoopSpec,

@@ -8,8 +8,9 @@ use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
 
 use super::composite::{self, rows_last};
 use super::rope::rope_cos_sin;
-use super::{AttentionSpec, Kernels, NormKind, NormSpec};
+use super::{AdamwStep, AttentionSpec, Kernels, NormKind, NormSpec};
 
+mod adamw;
 mod attention;
 mod gemm_f32;
 mod rows;
@@ -112,6 +113,37 @@ impl Kernels for Flex {
         let (loss, grad) = rows::cross_entropy(slice(&x), vocab, &targets, slice(&m), with_grad);
         (tensor(vec![loss], Shape::new([1])), grad.map(|g| tensor(g, x.shape())))
     }
+
+    fn adamw_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moments: Option<(FloatTensor<Self>, FloatTensor<Self>)>,
+        step: AdamwStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let f32s = param.dtype() == DType::F32
+            && grad.dtype() == DType::F32
+            && moments.as_ref().is_none_or(|(m, v)| m.dtype() == DType::F32 && v.dtype() == DType::F32);
+        if !f32s {
+            return composite::adamw_step::<Self>(param, grad, moments, step);
+        }
+        let shape = param.shape();
+        let g = grad.to_contiguous();
+        let mut p = owned(param);
+        let first = moments.is_none();
+        let (mut m, mut v) = match moments {
+            Some((m, v)) => (owned(m), owned(v)),
+            None => (FlexTensor::zeros(shape.clone(), DType::F32), FlexTensor::zeros(shape.clone(), DType::F32)),
+        };
+        adamw::adamw(p.storage_mut::<f32>(), slice(&g), m.storage_mut::<f32>(), v.storage_mut::<f32>(), first, step);
+        (p, m, v)
+    }
+}
+
+/// A contiguous f32 tensor that owns its buffer (copied when shared), for in-place updates.
+fn owned(x: FlexTensor) -> FlexTensor {
+    let c = x.to_contiguous();
+    drop(x);
+    c
 }
 
 /// The weight must be present exactly for RMSNorm.
