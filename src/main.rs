@@ -1,6 +1,12 @@
 //! The `gfm` command line: parse, dispatch, print errors. All work happens in the library.
 
 use std::path::PathBuf;
+
+/// mimalloc keeps freed buffers for reuse instead of returning them to the OS (fewer page faults
+/// per training step than glibc's malloc).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -13,6 +13,7 @@
 use rayon::prelude::*;
 
 use super::gemm_f32::{matmul, Mat};
+use super::math;
 
 /// Query rows per block. 64 rows × 250 keys of scores stay in L2.
 const BLOCK: usize = 64;
@@ -100,15 +101,12 @@ fn head_forward(qkv: &[f32], dims: Dims, b: usize, h: usize, rope: &Rope) -> (Ve
         for ii in 0..m {
             let i = r0 + ii;
             let row = &mut s[ii * n..(ii + 1) * n];
-            let max = row[..=i].iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
-            let mut sum = 0.0f32;
-            for x in &mut row[..=i] {
-                *x = (*x - max).exp();
-                sum += *x;
-            }
+            let (head, tail) = row.split_at_mut(i + 1);
+            let max = math::max(head);
+            let sum = math::exp_shifted_in_place(head, max);
             let inv = 1.0 / sum;
-            row[..=i].iter_mut().for_each(|x| *x *= inv);
-            row[i + 1..].iter_mut().for_each(|x| *x = 0.0);
+            head.iter_mut().for_each(|x| *x *= inv);
+            tail.iter_mut().for_each(|x| *x = 0.0);
             lse[i] = max + sum.ln();
         }
         let p = Mat { data: &s, rs: n, cs: 1 };
@@ -151,7 +149,7 @@ fn head_backward(
         for ii in 0..m {
             let i = r0 + ii;
             let row = &mut p[ii * n..(ii + 1) * n];
-            row[..=i].iter_mut().for_each(|x| *x = (*x - lse[i]).exp());
+            row[..=i].iter_mut().for_each(|x| *x = math::exp(*x - lse[i]));
             row[i + 1..].iter_mut().for_each(|x| *x = 0.0);
         }
         let go_blk = Mat { data: &go[r0 * hd..], rs: hd, cs: 1 };

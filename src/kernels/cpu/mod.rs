@@ -13,6 +13,7 @@ use super::{AdamwStep, AttentionSpec, Kernels, NormKind, NormSpec};
 mod adamw;
 mod attention;
 mod gemm_f32;
+mod math;
 mod rows;
 
 /// A contiguous copy (or the tensor itself when already contiguous) if it holds f32.

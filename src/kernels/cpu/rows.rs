@@ -4,36 +4,10 @@
 
 use rayon::prelude::*;
 
+use super::math::{dot, exp_shifted, max, sigmoid, sum};
+
 /// Rows per parallel task.
 const ROWS: usize = 16;
-
-/// Sum with eight independent accumulators (lets the compiler vectorise the reduction).
-#[inline]
-fn sum(x: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let chunks = x.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for l in 0..8 {
-            acc[l] += c[l];
-        }
-    }
-    acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
-}
-
-/// Dot product with eight independent accumulators.
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let rest: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f32>() + rest
-}
 
 /// `1 / sqrt(var + eps)` and the mean (LayerNorm) or `1 / sqrt(mean(x²) + eps)` and 0 (RMSNorm).
 #[inline]
@@ -110,11 +84,6 @@ pub fn norm_backward(x: &[f32], d: usize, weight: Option<&[f32]>, dy: &[f32], ep
     (dx, dw)
 }
 
-#[inline]
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 /// SwiGLU forward `silu(gate) · value`.
 ///
 /// # Shapes
@@ -163,28 +132,26 @@ pub fn swiglu_backward(ff: &[f32], dout: &[f32], hidden: usize) -> Vec<f32> {
 /// # Panics
 /// If a target of a position with non-zero mask lies outside `0..vocab`.
 pub fn cross_entropy(logits: &[f32], vocab: usize, targets: &[i64], mask: &[f32], with_grad: bool) -> (f32, Option<Vec<f32>>) {
-    let row_loss = |i: usize, row: &[f32], grad: Option<&mut [f32]>| -> f64 {
+    // One pass of exponentials per row: e^(x − max) goes into the gradient row (or a scratch
+    // row), its sum gives the log-sum-exp, and the same values scaled by 1/sum are the softmax.
+    let row_loss = |i: usize, row: &[f32], buf: &mut [f32], grad: bool| -> f64 {
         let m = mask[i];
-        let max = row.iter().fold(f32::NEG_INFINITY, |a, &x| a.max(x));
-        let sum_exp: f32 = row.iter().map(|&x| (x - max).exp()).sum();
-        let lse = max + sum_exp.ln();
         let target = targets[i];
-        if m != 0.0 {
-            assert!((0..vocab as i64).contains(&target), "cross-entropy: target {target} at position {i} is outside the vocabulary 0..{vocab}");
-        }
-        if let Some(g) = grad {
-            if m == 0.0 {
-                g.iter_mut().for_each(|x| *x = 0.0);
-            } else {
-                g.iter_mut().zip(row).for_each(|(o, &x)| *o = (x - lse).exp() * m);
-                g[target as usize] -= m;
-            }
-        }
         if m == 0.0 {
-            0.0
-        } else {
-            ((lse - row[target as usize]) * m) as f64
+            if grad {
+                buf.iter_mut().for_each(|x| *x = 0.0);
+            }
+            return 0.0;
         }
+        assert!((0..vocab as i64).contains(&target), "cross-entropy: target {target} at position {i} is outside the vocabulary 0..{vocab}");
+        let mx = max(row);
+        let sum_exp = exp_shifted(row, mx, buf);
+        if grad {
+            let scale = m / sum_exp;
+            buf.iter_mut().for_each(|x| *x *= scale);
+            buf[target as usize] -= m;
+        }
+        ((mx + sum_exp.ln() - row[target as usize]) * m) as f64
     };
     let rows = targets.len();
     let (losses, grad): (Vec<f64>, Option<Vec<f32>>) = if with_grad {
@@ -193,11 +160,15 @@ pub fn cross_entropy(logits: &[f32], vocab: usize, targets: &[i64], mask: &[f32]
             .par_chunks_mut(vocab)
             .zip(logits.par_chunks(vocab))
             .enumerate()
-            .map(|(i, (g, row))| row_loss(i, row, Some(g)))
+            .map(|(i, (g, row))| row_loss(i, row, g, true))
             .collect();
         (losses, Some(grad))
     } else {
-        ((0..rows).into_par_iter().map(|i| row_loss(i, &logits[i * vocab..(i + 1) * vocab], None)).collect(), None)
+        let losses = (0..rows)
+            .into_par_iter()
+            .map_init(|| vec![0.0f32; vocab], |buf, i| row_loss(i, &logits[i * vocab..(i + 1) * vocab], buf, false))
+            .collect();
+        (losses, None)
     };
     (losses.iter().sum::<f64>() as f32, grad)
 }
