@@ -7,7 +7,13 @@
 
 use burn::tensor::backend::AutodiffBackend;
 
-use crate::config::DeviceKind;
+/// Where a run computes (`run.device`, `gfm embed --device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    Cpu,
+    Cuda,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {

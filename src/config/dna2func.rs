@@ -27,7 +27,8 @@ pub enum Dna2funcQuestion {
 }
 
 /// DNA2Func: DNA -> free-text answer (Omni-DNA §3.4), e.g. BioReason's KEGG variant -> disease.
-/// Examples are `[CLS] [TASK_dna2func] [GENE_x]? dna [MASK] answer-text-tokens [SEP]`.
+/// Examples are `[CLS] [TASK_dna2func] [GENE_x]? dna [MASK] answer-text-tokens [SEP]`. NEFTune and
+/// validation generation are set in `[sft]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Dna2funcSection {
@@ -45,13 +46,8 @@ pub struct Dna2funcSection {
     /// Entries of the answer BPE (256 byte symbols included); training stops early when no
     /// pair is left (Omni-DNA: 10,000 for its larger text corpus).
     pub text_vocab_size: usize,
-    /// NEFTune noise on input embeddings in training (Omni-DNA: 5); 0 disables.
-    pub neftune_alpha: f64,
     /// Examples longer than the context: `dna_left`, `dna_right` or `drop`.
     pub truncation: crate::data::sft::Truncation,
-    /// Validation examples generated at each evaluation (0: all).
-    pub eval_max_examples: usize,
-    pub eval_batch_size: usize,
     /// Best checkpoint by this validation metric.
     pub select: Dna2funcSelect,
 }
@@ -75,10 +71,7 @@ impl Default for Dna2funcSection {
             question: Dna2funcQuestion::None,
             max_answer_tokens: 16,
             text_vocab_size: 512,
-            neftune_alpha: 5.0,
             truncation: crate::data::sft::Truncation::DnaLeft,
-            eval_max_examples: 0,
-            eval_batch_size: 32,
             select: Dna2funcSelect::TokenF1,
         }
     }

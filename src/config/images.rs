@@ -55,12 +55,6 @@ pub struct NeedleSection {
     pub test_per_class: usize,
     /// Distinct MNIST images per digit that serve as targets; each example draws one (seeded).
     pub targets_per_class: usize,
-    /// NEFTune noise scale α on input embeddings in training (0: off).
-    pub neftune_alpha: f64,
-    /// Validation examples generated at each evaluation (0: all).
-    pub eval_max_examples: usize,
-    /// Sequences generated at once.
-    pub eval_batch_size: usize,
     /// Generated images per class on the sample sheet `samples.png`.
     pub sheet_per_class: usize,
 }
@@ -77,9 +71,6 @@ impl Default for NeedleSection {
             valid_per_class: 25,
             test_per_class: 50,
             targets_per_class: 1,
-            neftune_alpha: 5.0,
-            eval_max_examples: 100,
-            eval_batch_size: 32,
             sheet_per_class: 8,
         }
     }

@@ -3,6 +3,7 @@
 
 mod dna2func;
 mod images;
+pub mod kinds;
 pub mod presets;
 pub mod schema;
 
@@ -48,9 +49,13 @@ pub fn load_experiment(path: &Path, overrides: &[String]) -> Result<Resolved, Co
     let experiment: Experiment = if overrides.is_empty() {
         toml::from_str(&text)
     } else {
-        Experiment::deserialize(toml::Value::Table(table))
+        Experiment::deserialize(toml::Value::Table(table.clone()))
     }
     .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+    let unused = kinds::unused_sections(&table, experiment.kind);
+    if !unused.is_empty() {
+        return Err(ConfigError::Invalid { path: path.to_path_buf(), problems: unused });
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     resolve(experiment, base, path, overrides)
 }
@@ -87,7 +92,7 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
         let abs = if p.is_absolute() { p.clone() } else { base.join(&p) };
         match abs.canonicalize() {
             // An experiment's directory stands for its newest complete run: record which one.
-            Ok(c) => exp.model.init_from = Some(crate::train::init::concrete_source(&c)),
+            Ok(c) => exp.model.init_from = Some(crate::export::source::concrete_source(&c)),
             Err(_) => problems.push(format!(
                 "model.init_from: directory {} not found; run the experiment that produces it first (e.g. gfm run experiments/quickstart.toml)",
                 p.display()
@@ -95,6 +100,7 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
         }
     }
     let model = resolve_model(&mut exp.model, &mut problems);
+    exp.sft.eval_max_examples.get_or_insert(exp.kind.default_eval_max_examples());
     validate(&exp, model.as_ref(), &mut problems);
 
     // Relative data paths are relative to the experiment file; store them absolute so the
@@ -202,7 +208,7 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
 /// return the shape. Explicit fields win over a preset; against `init_from` they must agree.
 fn resolve_model(section: &mut ModelSection, problems: &mut Vec<String>) -> Option<OlmoConfig> {
     if let Some(dir) = section.init_from.clone().filter(|d| d.exists()) {
-        let c = match crate::train::init::read_config(&dir) {
+        let c = match crate::export::source::read_config(&dir) {
             Ok(c) => c,
             Err(e) => {
                 problems.push(format!("model.init_from: {e}"));
@@ -299,12 +305,14 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
                 "kind = \"finetune\" needs model.init_from: a gfm run, a gfm export or an OLMo checkpoint".into());
             need(exp.kind != Kind::KmerBaseline || exp.tasks.len() == 1,
                 format!("kind = \"kmer_baseline\" takes exactly one [[tasks]] table, found {}", exp.tasks.len()));
-            need((1..=8).contains(&exp.baseline.k), format!("baseline.k = {} must be in 1..=8", exp.baseline.k));
-            let f = &exp.finetune;
-            need(f.replicate >= 1, format!("finetune.replicate = {} must be >= 1", f.replicate));
-            need(f.neftune_alpha >= 0.0, format!("finetune.neftune_alpha = {} must be >= 0", f.neftune_alpha));
-            need((0.0..1.0).contains(&f.valid_fraction), format!("finetune.valid_fraction = {} must be in [0, 1)", f.valid_fraction));
-            need(f.eval_batch_size >= 1, format!("finetune.eval_batch_size = {} must be >= 1", f.eval_batch_size));
+            let (b, f) = (&exp.baseline, &exp.finetune);
+            if exp.kind == Kind::KmerBaseline {
+                need((1..=8).contains(&b.k), format!("baseline.k = {} must be in 1..=8", b.k));
+                need((0.0..1.0).contains(&b.valid_fraction), format!("baseline.valid_fraction = {} must be in [0, 1)", b.valid_fraction));
+            } else {
+                need(f.replicate >= 1, format!("finetune.replicate = {} must be >= 1", f.replicate));
+                need((0.0..1.0).contains(&f.valid_fraction), format!("finetune.valid_fraction = {} must be in [0, 1)", f.valid_fraction));
+            }
             let mut names = std::collections::BTreeSet::new();
             for (i, t) in exp.tasks.iter().enumerate() {
                 need(names.insert(t.name.clone()), format!("tasks[{i}].name = \"{}\" is used twice", t.name));
@@ -337,8 +345,6 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
             need(n.train_per_class >= 1 && n.valid_per_class >= 1 && n.test_per_class >= 1,
                 "needle.train_per_class, valid_per_class and test_per_class must be >= 1".into());
             need(n.targets_per_class >= 1, format!("needle.targets_per_class = {} must be >= 1", n.targets_per_class));
-            need(n.neftune_alpha >= 0.0, format!("needle.neftune_alpha = {} must be >= 0", n.neftune_alpha));
-            need(n.eval_batch_size >= 1, format!("needle.eval_batch_size = {} must be >= 1", n.eval_batch_size));
         }
     }
     if exp.kind == Kind::Vqvae {
@@ -360,8 +366,11 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
         need(f.window_bp >= 1, format!("dna2func.window_bp = {} must be >= 1", f.window_bp));
         need(f.max_answer_tokens >= 2, format!("dna2func.max_answer_tokens = {} must be >= 2 (one text token and [SEP])", f.max_answer_tokens));
         need(f.text_vocab_size > 256, format!("dna2func.text_vocab_size = {} must exceed the 256 byte symbols", f.text_vocab_size));
-        need(f.neftune_alpha >= 0.0, format!("dna2func.neftune_alpha = {} must be >= 0", f.neftune_alpha));
-        need(f.eval_batch_size >= 1, format!("dna2func.eval_batch_size = {} must be >= 1", f.eval_batch_size));
+    }
+    if exp.kind.reads("sft") {
+        let f = &exp.sft;
+        need(f.neftune_alpha >= 0.0, format!("sft.neftune_alpha = {} must be >= 0", f.neftune_alpha));
+        need(f.eval_batch_size >= 1, format!("sft.eval_batch_size = {} must be >= 1", f.eval_batch_size));
     }
     need(d.valid_fraction >= 0.0 && d.valid_fraction < 1.0, format!(
         "data.valid_fraction = {} must be in [0, 1)", d.valid_fraction));
@@ -389,8 +398,16 @@ fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<Str
 
 impl Resolved {
     /// The resolved experiment as TOML, with a provenance header; loadable by `gfm run`.
+    /// Only the sections the experiment's kind reads are written.
     pub fn to_toml(&self, git_commit: Option<&str>) -> String {
-        let body = toml::to_string_pretty(&self.experiment).unwrap_or_else(|e| format!("# serialisation failed: {e}\n"));
+        let kind = self.experiment.kind;
+        let body = toml::Table::try_from(&self.experiment)
+            .map(|mut t| {
+                t.retain(|key, _| kind.reads(key));
+                t
+            })
+            .and_then(|t| toml::to_string_pretty(&t))
+            .unwrap_or_else(|e| format!("# serialisation failed: {e}\n"));
         let mut head = format!(
             "# Resolved by gfm {} from {}\n# git commit: {}\n",
             env!("CARGO_PKG_VERSION"),
@@ -400,8 +417,10 @@ impl Resolved {
         for o in &self.overrides {
             head.push_str(&format!("# override: --set {o}\n"));
         }
-        head.push_str(&format!("# parameters: {}\n\n", self.model.num_params()));
-        head + &body
+        if kind.is_language_model() {
+            head.push_str(&format!("# parameters: {}\n", self.model.num_params()));
+        }
+        head + "\n" + &body
     }
 
     /// Tokens per optimizer step at full windows.

@@ -8,46 +8,14 @@ use serde::{Deserialize, Serialize};
 
 pub use super::dna2func::{Dna2funcQuestion, Dna2funcSection, Dna2funcSelect, Dna2funcSequences};
 pub use super::images::{ClassifierSection, DigitImages, NeedleSection, VqvaeSection};
+pub use super::kinds::Kind;
+pub use crate::backend::DeviceKind;
 use crate::data::fasta::AmbiguityPolicy;
 use crate::model::NormKind;
 
-/// What `gfm run` does with the experiment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// Next-token pretraining of an OLMo decoder on DNA.
-    Pretrain,
-    /// Multi-task supervised finetuning by vocabulary expansion (Omni-DNA), then evaluation.
-    Finetune,
-    /// Logistic regression on k-mer frequencies for one task: the baseline beside `finetune`.
-    KmerBaseline,
-    /// The small CNN digit classifier that scores Needle-in-DNA's generated images.
-    ImageClassifier,
-    /// Needle-in-DNA (Omni-DNA §5.2): DNA with a planted motif → VQ-VAE tokens of a digit image.
-    NeedleInDna,
-    /// A VQ-VAE on 28 x 28 images (MNIST): image tokens for cross-modal tasks.
-    Vqvae,
-    /// MMIDAS coupled mixture VAE over per-modality gene embeddings, with consensus pruning.
-    Mmidas,
-    /// DNA to free text (DNA2Func): text-token vocabulary expansion, finetuning, generation.
-    Dna2func,
-}
-
-impl Kind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Kind::Pretrain => "pretrain",
-            Kind::Finetune => "finetune",
-            Kind::KmerBaseline => "kmer_baseline",
-            Kind::ImageClassifier => "image_classifier",
-            Kind::NeedleInDna => "needle_in_dna",
-            Kind::Vqvae => "vqvae",
-            Kind::Mmidas => "mmidas",
-            Kind::Dna2func => "dna2func",
-        }
-    }
-}
-
+/// One experiment file. `name`, `kind`, `seed`, `[train]` and `[run]` apply to every kind; each
+/// other section belongs to the kinds that read it ([`Kind::sections`]), and a section the chosen
+/// kind does not read is an error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
@@ -67,6 +35,9 @@ pub struct Experiment {
     /// Finetuning options (`kind = "finetune"`).
     #[serde(default)]
     pub finetune: FinetuneSection,
+    /// Options every supervised-finetuning kind shares (`finetune`, `needle_in_dna`, `dna2func`).
+    #[serde(default)]
+    pub sft: SftSection,
     /// Benchmark tasks to finetune on and evaluate (`kind = "finetune"`), as `[[tasks]]` tables.
     #[serde(default)]
     pub tasks: Vec<TaskSpec>,
@@ -88,8 +59,10 @@ pub struct Experiment {
     /// DNA-to-text options (`kind = "dna2func"`).
     #[serde(default)]
     pub dna2func: Dna2funcSection,
+    /// Optimizer, schedule, batch and evaluation cadence of the one loop.
     #[serde(default)]
     pub train: TrainSection,
+    /// Where runs go and on which device.
     #[serde(default)]
     pub run: RunSection,
 }
@@ -190,33 +163,46 @@ impl Default for DataSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FinetuneSection {
-    /// NEFTune noise `alpha / sqrt(L * d) * U(-1, 1)` on input embeddings in training (Omni-DNA: 5); 0 disables.
-    pub neftune_alpha: f64,
     /// Times the label token is repeated in training answers (Omni-DNA: 10).
     pub replicate: usize,
     /// Examples longer than the context: `dna_left`, `dna_right` (cut DNA) or `drop`.
     pub truncation: crate::data::sft::Truncation,
     /// Fraction of each task's training examples held out for validation, by seed (Omni-DNA: 10 %).
     pub valid_fraction: f64,
-    /// Validation examples per task generated at each evaluation (0: all).
-    pub eval_max_examples: usize,
-    /// Prompts decoded together in generation.
-    pub eval_batch_size: usize,
     /// Prefix every prompt with a per-task token `[TASK_<name>]`.
     pub task_tokens: bool,
 }
 
 impl Default for FinetuneSection {
     fn default() -> Self {
-        Self {
-            neftune_alpha: 5.0,
-            replicate: 10,
-            truncation: crate::data::sft::Truncation::DnaLeft,
-            valid_fraction: 0.1,
-            eval_max_examples: 256,
-            eval_batch_size: 32,
-            task_tokens: true,
-        }
+        Self { replicate: 10, truncation: crate::data::sft::Truncation::DnaLeft, valid_fraction: 0.1, task_tokens: true }
+    }
+}
+
+/// The options of supervised finetuning that `finetune`, `needle_in_dna` and `dna2func` share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SftSection {
+    /// NEFTune noise `alpha / sqrt(L * d) * U(-1, 1)` on input embeddings in training
+    /// (Jain et al. 2023; Omni-DNA: 5); 0 disables.
+    pub neftune_alpha: f64,
+    /// Validation examples (per task) generated at each evaluation; 0: all. Default by kind:
+    /// 256 (`finetune`), 100 (`needle_in_dna`), all (`dna2func`).
+    pub eval_max_examples: Option<usize>,
+    /// Prompts decoded together in generation.
+    pub eval_batch_size: usize,
+}
+
+impl Default for SftSection {
+    fn default() -> Self {
+        Self { neftune_alpha: 5.0, eval_max_examples: None, eval_batch_size: 32 }
+    }
+}
+
+impl SftSection {
+    /// Validation examples generated per evaluation (0: all); filled by kind when resolved.
+    pub fn eval_examples(&self) -> usize {
+        self.eval_max_examples.unwrap_or(0)
     }
 }
 
@@ -225,11 +211,13 @@ impl Default for FinetuneSection {
 pub struct BaselineSection {
     /// k-mer length; the model has `4^k` inputs per class.
     pub k: usize,
+    /// Fraction of the task's training examples held out for validation, by seed.
+    pub valid_fraction: f64,
 }
 
 impl Default for BaselineSection {
     fn default() -> Self {
-        Self { k: 4 }
+        Self { k: 4, valid_fraction: 0.1 }
     }
 }
 
@@ -291,6 +279,19 @@ pub enum Duration {
     Steps(u64),
     Tokens(u64),
     Epochs(f64),
+}
+
+impl Duration {
+    /// Optimizer steps this duration means for a training set of `examples` examples of
+    /// `tokens_per_example` tokens (1 for images and items), `examples_per_step` at a step.
+    /// Tokens and epochs round up, and at least one step is taken.
+    pub fn steps(self, examples: usize, tokens_per_example: f64, examples_per_step: usize) -> u64 {
+        match self {
+            Duration::Steps(n) => n,
+            Duration::Tokens(t) => (t as f64 / (tokens_per_example * examples_per_step as f64)).ceil().max(1.0) as u64,
+            Duration::Epochs(e) => ((e * (examples / examples_per_step) as f64).ceil() as u64).max(1),
+        }
+    }
 }
 
 /// Learning-rate schedule after the linear warm-up.
@@ -358,13 +359,6 @@ impl Default for TrainSection {
             keep_last: 3,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceKind {
-    Cpu,
-    Cuda,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

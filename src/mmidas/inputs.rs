@@ -6,14 +6,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use super::config::TableFormat;
 use super::{EmbeddingTable, InputError};
 
 const NPY_MAGIC: &[u8; 6] = b"\x93NUMPY";
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Read one modality's table. `.npy` and `.safetensors` need `ids_path` (one id per line, in row
 /// order); anything else is read as CSV/TSV with a header row and the id in the first column.
@@ -358,87 +357,35 @@ fn npy_field(header: &str, key: &str) -> Option<String> {
     Some(rest[..end].trim().to_string())
 }
 
-/// Safetensors file holding exactly one 2-D F32/F64/BF16/F16 tensor.
+/// Safetensors file holding exactly one 2-D F32/F64/BF16/F16 tensor, read by the one
+/// safetensors reader (`export::safetensors_file`, which validates the header first).
 fn read_safetensors(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
-    let file_len = file.metadata().map_err(io_err(path))?.len();
-    let truncated = |expected| truncated(path, expected, file_len);
-    if file_len < 8 {
-        return Err(truncated(8));
-    }
-    let mut len = [0u8; 8];
-    file.read_exact(&mut len).map_err(io_err(path))?;
-    let header_len = u64::from_le_bytes(len);
-    let data_start = 8u64.checked_add(header_len).ok_or_else(|| truncated(u64::MAX))?;
-    if data_start > file_len {
-        return Err(truncated(data_start));
-    }
-    let mut header = vec![0u8; header_len as usize];
-    file.read_exact(&mut header).map_err(io_err(path))?;
-    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
-        .map_err(|e| format_err(path, format!("safetensors header is not a JSON object: {e}")))?;
-    let tensors: Vec<_> = header.iter().filter(|(k, _)| *k != "__metadata__").collect();
+    use crate::export::safetensors_file::{read_header, read_tensor};
+    let fail = |e: crate::export::ImportError| match e {
+        crate::export::ImportError::BadSafetensors { reason, .. } => format_err(path, format!("invalid safetensors file: {reason}")),
+        other => format_err(path, other.to_string()),
+    };
+    let header = read_header(path).map_err(fail)?;
+    let tensors: Vec<_> = header.iter().collect();
     let [(name, info)] = tensors[..] else {
         let names: Vec<&String> = tensors.iter().map(|(k, _)| *k).collect();
         let msg = format!("expected one tensor, found {names:?}; save one (genes, dim) matrix");
         return Err(format_err(path, msg));
     };
-    let dtype = info["dtype"].as_str().unwrap_or("");
-    let item = match dtype {
-        "F32" => 4,
-        "F64" => 8,
-        "BF16" | "F16" => 2,
-        other => {
-            let msg = format!("tensor {name:?} has dtype {other:?}; use F32, F64, BF16 or F16");
-            return Err(format_err(path, msg));
-        }
-    };
-    let shape: Vec<usize> = info["shape"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect())
-        .unwrap_or_default();
-    let [rows, dim] = shape[..] else {
-        let msg = format!("tensor {name:?} has shape {shape:?}; it must be 2-D (genes, dim)");
+    if !["F32", "F64", "BF16", "F16"].contains(&info.dtype.as_str()) {
+        return Err(format_err(path, format!("tensor {name:?} has dtype {:?}; use F32, F64, BF16 or F16", info.dtype)));
+    }
+    let [rows, dim] = info.shape[..] else {
+        let msg = format!("tensor {name:?} has shape {:?}; it must be 2-D (genes, dim)", info.shape);
         return Err(format_err(path, msg));
     };
-    let offsets: Vec<u64> = info["data_offsets"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|d| d.as_u64()).collect())
-        .unwrap_or_default();
-    let [begin, end] = offsets[..] else {
-        return Err(format_err(path, format!("tensor {name:?} has no valid data_offsets")));
-    };
-    let expected = data_bytes(path, rows, dim, item)?;
-    if end.checked_sub(begin) != Some(expected) {
-        let msg = format!("tensor {name:?}: data_offsets [{begin}, {end}] != shape {shape:?} x {item}");
-        return Err(format_err(path, msg));
-    }
-    if data_start + end > file_len {
-        return Err(truncated(data_start + end));
-    }
-    file.seek(SeekFrom::Start(data_start + begin)).map_err(io_err(path))?;
-    let mut data = vec![0u8; expected as usize];
-    file.read_exact(&mut data).map_err(io_err(path))?;
-    let values = match dtype {
-        "F32" => decode::<4>(&data, f32::from_le_bytes),
-        "F64" => decode::<8>(&data, |b| f64::from_le_bytes(b) as f32),
-        "BF16" => decode::<2>(&data, |b| half::bf16::from_le_bytes(b).to_f32()),
-        _ => decode::<2>(&data, |b| half::f16::from_le_bytes(b).to_f32()),
-    };
-    Ok((rows, dim, values))
+    let tensor = read_tensor(name, info).map_err(fail)?;
+    Ok((rows, dim, tensor.data))
 }
 
 /// CSV/TSV with a header row; gzip detected by magic bytes, tab delimiter for `.tsv`/`.txt`.
 fn read_delimited(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
-    let mut magic = [0u8; 2];
-    let n = file.read(&mut magic).map_err(io_err(path))?;
-    file.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
-    let reader: Box<dyn Read> = if n == 2 && magic == GZIP_MAGIC {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
-    } else {
-        Box::new(BufReader::new(file))
-    };
+    let reader = crate::data::compressed::open_maybe_gz(path).map_err(io_err(path))?;
     let name = path.to_string_lossy().to_ascii_lowercase();
     let stem = name.strip_suffix(".gz").unwrap_or(&name);
     let delimiter = if stem.ends_with(".tsv") || stem.ends_with(".txt") { b'\t' } else { b',' };
