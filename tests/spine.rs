@@ -179,7 +179,7 @@ fn a_section_of_another_kind_fails_gfm_check_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("[finetune]") && stderr.contains("not read by kind"), "{stderr}");
     let base = write_experiment(dir.path(), &format!("name = \"t\"\nkind = \"pretrain\"\n[data]\ntrain = [\"{}\"]\n", fasta()));
-    let e = load_experiment(&base, &["vqvae.codebook_size=8".into()]).unwrap_err().to_string();
+    let e = load_experiment(&base, &["vqvae.model.codebook_size=8".into()]).unwrap_err().to_string();
     assert!(e.contains("[vqvae]"), "{e}");
 }
 

@@ -35,11 +35,15 @@ pub struct Dna2funcSection {
     /// Parquet tables with columns question, answer, reference_sequence, variant_sequence.
     /// Relative to the experiment file.
     pub train: Option<PathBuf>,
+    /// Validation table (best checkpoint and validation loss).
     pub valid: Option<PathBuf>,
+    /// Test table, generated and scored at the end.
     pub test: Option<PathBuf>,
     /// Bases of DNA around the variant (half before it); keep the prompt within model.context.
     pub window_bp: usize,
+    /// Which DNA the prompt shows.
     pub sequences: Dna2funcSequences,
+    /// How much of the question goes into the prompt.
     pub question: Dna2funcQuestion,
     /// Longest generated answer in text tokens (the closing [SEP] included).
     pub max_answer_tokens: usize,

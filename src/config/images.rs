@@ -10,15 +10,21 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DigitImages {
+    /// IDX3 training images.
     pub train_images: PathBuf,
+    /// IDX1 labels of `train_images`.
     pub train_labels: PathBuf,
+    /// IDX3 test images.
     pub test_images: PathBuf,
+    /// IDX1 labels of `test_images`.
     pub test_labels: PathBuf,
 }
 
+/// The digit classifier (`kind = "image_classifier"`): its MNIST digits and shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassifierSection {
+    /// The MNIST files.
     pub images: DigitImages,
     /// Digits to tell apart, in class order (Needle-in-DNA: 0–3).
     pub digits: Vec<u8>,
@@ -36,6 +42,7 @@ impl Default for ClassifierSection {
     }
 }
 
+/// Needle-in-DNA (`kind = "needle_in_dna"`): the runs it builds on, its DNA and its targets.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NeedleSection {
@@ -50,8 +57,11 @@ pub struct NeedleSection {
     pub length_bp: usize,
     /// Motifs used (TATAAA, CAAT, GGGCGG, TTAGGG in that order ↦ digits 0, 1, 2, 3).
     pub classes: usize,
+    /// Training sequences per motif.
     pub train_per_class: usize,
+    /// Validation sequences per motif.
     pub valid_per_class: usize,
+    /// Test sequences per motif.
     pub test_per_class: usize,
     /// Distinct MNIST images per digit that serve as targets; each example draws one (seeded).
     pub targets_per_class: usize,
@@ -87,6 +97,7 @@ pub struct VqvaeSection {
     pub train_labels: Option<PathBuf>,
     /// Held-out images for validation and the final reconstruction numbers (e.g. MNIST t10k).
     pub heldout_images: PathBuf,
+    /// IDX1 labels of `heldout_images`.
     pub heldout_labels: Option<PathBuf>,
     /// Use the first this many training images after the `digits` filter; 0 = all.
     pub max_train: usize,
@@ -94,27 +105,15 @@ pub struct VqvaeSection {
     pub max_heldout: usize,
     /// Keep only these labels (e.g. `[0, 1, 2, 3]`); empty = all.
     pub digits: Vec<u32>,
-    /// Hidden channels of encoder and decoder.
-    pub channels: usize,
-    /// Codes in the codebook (the image vocabulary).
-    pub codebook_size: usize,
-    /// Length of a code vector.
-    pub code_dim: usize,
-    /// EMA decay of the codebook statistics (van den Oord et al. 2017 A.1: 0.99).
-    pub decay: f64,
-    /// Commitment loss weight beta (paper: 0.25).
-    pub commitment: f64,
-    /// Laplace smoothing of EMA cluster sizes (Sonnet: 1e-5).
-    pub eps: f64,
-    /// Re-seed codes whose EMA cluster size is below this from encoder outputs; 0 disables.
-    pub dead_code_threshold: f64,
     /// Original/reconstruction pairs shown in `reconstructions.png`.
     pub grid_pairs: usize,
+    /// The model's shape and quantiser constants (`[vqvae.model]`; written as the run's
+    /// `vqvae.toml`).
+    pub model: crate::model::vqvae::VqVaeConfig,
 }
 
 impl Default for VqvaeSection {
     fn default() -> Self {
-        let m = crate::model::vqvae::VqVaeConfig::default();
         Self {
             train_images: PathBuf::new(),
             train_labels: None,
@@ -123,29 +122,8 @@ impl Default for VqvaeSection {
             max_train: 0,
             max_heldout: 0,
             digits: Vec::new(),
-            channels: m.channels,
-            codebook_size: m.codebook_size,
-            code_dim: m.code_dim,
-            decay: m.decay,
-            commitment: m.commitment,
-            eps: m.eps,
-            dead_code_threshold: m.dead_code_threshold,
             grid_pairs: 16,
-        }
-    }
-}
-
-impl VqvaeSection {
-    /// The model's part of the section.
-    pub fn model(&self) -> crate::model::vqvae::VqVaeConfig {
-        crate::model::vqvae::VqVaeConfig {
-            channels: self.channels,
-            codebook_size: self.codebook_size,
-            code_dim: self.code_dim,
-            decay: self.decay,
-            commitment: self.commitment,
-            eps: self.eps,
-            dead_code_threshold: self.dead_code_threshold,
+            model: crate::model::vqvae::VqVaeConfig::default(),
         }
     }
 }

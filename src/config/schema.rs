@@ -21,13 +21,16 @@ use crate::model::NormKind;
 pub struct Experiment {
     /// Names the run directory `checkpoints/<name>/<run id>/`.
     pub name: String,
+    /// What `gfm run` does with the experiment; it decides which other sections are read.
     pub kind: Kind,
     /// Seeds initialisation, data split and shuffling, and per-step randomness.
     #[serde(default = "default_seed")]
     pub seed: u64,
     #[serde(default)]
+    /// The OLMo model (`pretrain` and the finetuning kinds).
     pub model: ModelSection,
     #[serde(default)]
+    /// The DNA tokenizer (`pretrain` and the finetuning kinds).
     pub tokenizer: TokenizerSection,
     /// Pretraining data (`kind = "pretrain"`).
     #[serde(default)]
@@ -82,20 +85,31 @@ pub struct ModelSection {
     /// One of `tiny`, `omni_dna_20m`, `omni_dna_60m`, `omni_dna_116m`, `omni_dna_300m`,
     /// `omni_dna_700m`, `omni_dna_1b`. Default `omni_dna_20m`.
     pub preset: Option<String>,
+    /// Transformer blocks.
     pub n_layers: Option<usize>,
+    /// Width of the residual stream.
     pub d_model: Option<usize>,
+    /// Attention heads; `d_model / n_heads` must be even (RoPE).
     pub n_heads: Option<usize>,
+    /// SwiGLU hidden width as a multiple of `d_model`.
     pub mlp_ratio: Option<usize>,
+    /// Rows of the embedding table (at least the tokenizer's vocabulary).
     pub vocab_size: Option<usize>,
+    /// Longest sequence in tokens, specials included.
     pub context: Option<usize>,
     /// `layer_norm_no_affine` (OLMo no-bias LayerNorm) or `rms_norm` (RMSNorm with scale).
     pub norm: Option<NormKind>,
+    /// Epsilon of the norms.
     pub norm_eps: Option<f64>,
+    /// RoPE base frequency.
     pub rope_theta: Option<f64>,
+    /// Share the input embedding with the output projection.
     pub tie_embeddings: Option<bool>,
+    /// Standard deviation of the normal weight initialisation.
     pub init_std: Option<f64>,
 }
 
+/// The DNA tokenizer: a given `tokenizer.json`, or a BPE trained on the training data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenizerSection {
@@ -119,6 +133,7 @@ impl Default for TokenizerSection {
     }
 }
 
+/// Pretraining data: FASTA files, the held-out split and the ambiguity policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
@@ -129,6 +144,7 @@ pub struct DataSection {
     #[serde(default)]
     pub valid: Vec<PathBuf>,
     #[serde(default = "default_valid_fraction")]
+    /// Fraction of the training windows held out by seed when `valid` is empty.
     pub valid_fraction: f64,
     /// What to do with N and other IUPAC ambiguity codes: `unk` (keep, tokenised as [UNK]),
     /// `split` (cut records at them), `drop` (skip records containing any).
@@ -206,6 +222,7 @@ impl SftSection {
     }
 }
 
+/// The k-mer logistic-regression baseline (`kind = "kmer_baseline"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BaselineSection {
@@ -239,6 +256,7 @@ pub enum TaskFormat {
 pub struct TaskSpec {
     /// Names the task's token and its rows in the results.
     pub name: String,
+    /// How the task's files are laid out.
     pub format: TaskFormat,
     /// Table file, NT file, or GB dataset directory.
     pub path: PathBuf,
@@ -305,6 +323,8 @@ pub enum Schedule {
     Constant,
 }
 
+/// The one loop's options: batch, duration, AdamW, schedule, clipping, evaluation and
+/// checkpoint cadence.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainSection {
@@ -312,16 +332,21 @@ pub struct TrainSection {
     pub batch_size: usize,
     /// Micro-batches per optimizer step; tokens/step = batch_size x grad_accum x context.
     pub grad_accum: usize,
+    /// How long to train: `{ steps = N }`, `{ tokens = N }` or `{ epochs = x }`.
     pub duration: Duration,
     /// Peak learning rate.
     pub lr: f64,
+    /// Steps of linear warm-up from 0 to `lr`.
     pub warmup_steps: u64,
+    /// Decay after the warm-up.
     pub schedule: Schedule,
     /// Floor of the decay as a fraction of `lr`.
     pub min_lr_ratio: f64,
     /// Decoupled weight decay of AdamW (PyTorch semantics: `p *= 1 - lr * weight_decay`).
     pub weight_decay: f64,
+    /// AdamW first-moment decay.
     pub beta1: f64,
+    /// AdamW second-moment decay.
     pub beta2: f64,
     /// AdamW epsilon (PyTorch default 1e-8; burn's default is 1e-5, so it is always set).
     pub adam_eps: f64,
@@ -331,7 +356,9 @@ pub struct TrainSection {
     pub eval_every: u64,
     /// Validation micro-batches per evaluation; 0 means the whole validation set.
     pub eval_batches: usize,
+    /// Training scalars are logged every this many steps (and at the last).
     pub log_every: u64,
+    /// A checkpoint every this many steps (and at the last).
     pub checkpoint_every: u64,
     /// Keep only the newest this many checkpoints (the newest is always kept).
     pub keep_last: usize,
@@ -361,11 +388,13 @@ impl Default for TrainSection {
     }
 }
 
+/// Where run directories go, on which device, and whether to resume.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunSection {
     /// Root of run directories; relative to the current directory.
     pub out_dir: PathBuf,
+    /// `cpu` (burn flex) or `cuda` (a build with `--features cuda`).
     pub device: DeviceKind,
     /// Continue the newest run of this experiment from its newest complete checkpoint.
     pub resume: bool,

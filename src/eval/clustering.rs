@@ -138,7 +138,8 @@ fn expected_mutual_info(c: &Contingency) -> f64 {
             let fixed = lf[ai] + lf[bj] + lf[n - ai] + lf[n - bj] - lf[n];
             let log_ab = (ai as f64).ln() + (bj as f64).ln();
             for nij in start..=ai.min(bj) {
-                let log_p = fixed - lf[nij] - lf[ai - nij] - lf[bj - nij] - lf[n - ai - bj + nij];
+                // n - a - b + n_ij >= 0 by `start`; added before subtracting so usize cannot underflow.
+                let log_p = fixed - lf[nij] - lf[ai - nij] - lf[bj - nij] - lf[n + nij - ai - bj];
                 let x = nij as f64;
                 emi += x / nf * ((nf * x).ln() - log_ab) * log_p.exp();
             }

@@ -11,6 +11,7 @@ pub mod dataset;
 mod inputs;
 pub mod loss;
 mod mnist;
+mod npy;
 pub mod model;
 pub mod prune;
 pub mod write;

@@ -228,7 +228,7 @@ impl Recipe for Vqvae {
         let run_path = session.run_dir.path.clone();
         let train = load_images(&v.train_images, v.train_labels.as_deref(), &v.digits, v.max_train)?;
         let heldout = load_images(&v.heldout_images, v.heldout_labels.as_deref(), &v.digits, v.max_heldout)?;
-        let model = v.model();
+        let model = v.model.clone();
         let images_per_step = exp.train.batch_size * exp.train.grad_accum;
         let total = exp.train.duration.steps(train.len(), 1.0, images_per_step);
         session.say(&format!(
@@ -267,7 +267,7 @@ impl Recipe for Vqvae {
     }
 
     fn summary(r: &Resolved) -> String {
-        let (m, t) = (r.experiment.vqvae.model(), &r.experiment.train);
+        let (m, t) = (&r.experiment.vqvae.model, &r.experiment.train);
         format!(
             "# kind:             vqvae (the model.* section is not used)\n# parameters:       {}\n\
              # codebook:         {} codes x {} values; 49 codes per image\n# images per step:  {} ({} x {} accum)\n",
