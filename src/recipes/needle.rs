@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::classifier::{load_classifier, load_digits, Digits};
-use super::sft::{base_tokenizer, expanded_config, load_expanded, sft_eval, sft_loss, SftSets};
+use super::sft::{base_tokenizer, expanded_config, load_expanded, GenerationScore, SftSets, SftTask};
 use super::{Context, Finished, Metrics, Recipe};
 use crate::config::{Kind, NeedleSection, Resolved};
 use crate::data::images::{save_png_grid, PIXELS};
@@ -35,10 +35,9 @@ use crate::model::generate::generate_greedy;
 use crate::model::vqvae::VqVae;
 use crate::model::OlmoModel;
 use crate::tokenizer::{DnaTokenizer, SEP_ID};
-use crate::train::lm::LmBatch;
 use crate::train::session::{RunError, Session};
 use crate::train::trainer;
-use crate::train::{EvalMetrics, EvalOutput, StepOutput, Task};
+use crate::train::EvalMetrics;
 
 /// Image tokens per answer: the VQ-VAE's 7×7 latent grid.
 pub const IMAGE_TOKENS: usize = 49;
@@ -64,23 +63,24 @@ pub fn image_codes(output: &[u32], image_base: u32, codebook: usize) -> Option<V
     body.iter().map(|&id| id.checked_sub(image_base).filter(|&k| (k as usize) < codebook)).collect()
 }
 
-/// Everything the loop and the evaluation need, on the inner (non-autodiff) backend for the
-/// frozen VQ-VAE decoder and classifier.
-pub struct NeedleTask<B: AutodiffBackend> {
-    pub sets: SftSets,
+/// What Needle-in-DNA generates and judges, on a non-autodiff backend `B` for the frozen VQ-VAE
+/// decoder and classifier.
+pub struct NeedleJudge<B: Backend> {
     /// Generation prompts `[CLS] [TASK] dna [MASK]` and true classes of the valid and test sets.
     pub valid_prompts: Vec<(Vec<u32>, usize)>,
     pub test_prompts: Vec<(Vec<u32>, usize)>,
     pub image_base: u32,
-    pub vqvae: VqVae<B::InnerBackend>,
-    pub judge: DigitCnn<B::InnerBackend>,
+    pub vqvae: VqVae<B>,
+    pub judge: DigitCnn<B>,
     pub classes: usize,
     pub opts: NeedleSection,
-    /// NEFTune, validation generation size and batch (`[sft]`).
-    pub neftune_alpha: f64,
+    /// Validation generation size and batch (`[sft]`).
     pub eval_max_examples: usize,
     pub eval_batch_size: usize,
 }
+
+/// The Needle-in-DNA task of the loop on autodiff backend `B`.
+pub type NeedleTask<B> = SftTask<NeedleJudge<<B as AutodiffBackend>::InnerBackend>>;
 
 /// What generation produced for a set of prompts.
 pub struct Judged {
@@ -89,14 +89,14 @@ pub struct Judged {
     pub images: Vec<Option<Vec<f32>>>,
 }
 
-impl<B: AutodiffBackend> NeedleTask<B> {
+impl<B: Backend> NeedleJudge<B> {
     fn class_names(&self) -> Vec<String> {
         (0..self.classes).map(|c| c.to_string()).collect()
     }
 
     /// Generate answers for `prompts` (the first `limit`, 0: all), decode the valid ones and let
     /// the classifier read their digits.
-    pub fn judge(&self, model: &OlmoModel<B::InnerBackend>, prompts: &[(Vec<u32>, usize)], limit: usize) -> Result<Judged, RunError> {
+    pub fn judge(&self, model: &OlmoModel<B>, prompts: &[(Vec<u32>, usize)], limit: usize) -> Result<Judged, RunError> {
         let n = if limit == 0 { prompts.len() } else { limit.min(prompts.len()) };
         let codebook = self.vqvae.codebook_size();
         let mut pred = Vec::with_capacity(n);
@@ -111,7 +111,7 @@ impl<B: AutodiffBackend> NeedleTask<B> {
             if !valid.is_empty() {
                 let device = self.judge.fc2.weight.val().device();
                 let m = valid.len() / IMAGE_TOKENS;
-                let idx = Tensor::<B::InnerBackend, 1, Int>::from_ints(valid.as_slice(), &device).reshape([m, IMAGE_TOKENS]);
+                let idx = Tensor::<B, 1, Int>::from_ints(valid.as_slice(), &device).reshape([m, IMAGE_TOKENS]);
                 let img = self.vqvae.decode_indices(idx).clamp(0.0, 1.0); // [m, 1, 28, 28]
                 digits = self.judge.predict(img.clone()).into_iter();
                 let px: Vec<f32> = img.into_data().iter::<f32>().collect();
@@ -133,35 +133,8 @@ impl<B: AutodiffBackend> NeedleTask<B> {
     }
 }
 
-impl<B: AutodiffBackend> Task<B> for NeedleTask<B> {
-    type Model = OlmoModel<B>;
-    type Batch = LmBatch;
-
-    fn train_len(&self) -> usize {
-        self.sets.train.len()
-    }
-    fn valid_len(&self) -> usize {
-        self.sets.valid.len()
-    }
-    fn train_batch(&self, idx: &[usize]) -> LmBatch {
-        self.sets.train_batch(idx)
-    }
-    fn valid_batch(&self, idx: &[usize]) -> LmBatch {
-        self.sets.valid_batch(idx)
-    }
-    fn units(&self, b: &LmBatch) -> f64 {
-        b.units()
-    }
-    fn tokens(&self, b: &LmBatch) -> u64 {
-        b.tokens
-    }
-    fn step(&self, model: &OlmoModel<B>, b: &LmBatch, device: &B::Device) -> StepOutput<B> {
-        StepOutput::loss(sft_loss(model, b, self.neftune_alpha, device))
-    }
-    fn eval(&self, model: &OlmoModel<B::InnerBackend>, b: &LmBatch, device: &B::Device) -> EvalOutput {
-        sft_eval(model, b, device)
-    }
-    fn eval_metrics(&self, model: &OlmoModel<B::InnerBackend>, _device: &B::Device) -> EvalMetrics {
+impl<B: Backend> GenerationScore<B> for NeedleJudge<B> {
+    fn score(&self, model: &OlmoModel<B>) -> EvalMetrics {
         match self.judge(model, &self.valid_prompts, self.eval_max_examples) {
             Ok(j) => EvalMetrics {
                 scalars: vec![("needle/macro_f1".into(), j.report.macro_f1), ("needle/invalid_rate".into(), j.report.invalid_rate)],
@@ -310,19 +283,18 @@ impl Recipe for NeedleInDna {
                 })
                 .collect()
         };
-        let task = NeedleTask::<B> {
+        let judge = NeedleJudge {
             valid_prompts: prompts(&p.splits[1])?,
             test_prompts: prompts(&p.splits[2])?,
-            sets: SftSets { train, valid },
             image_base: p.image_base,
             vqvae,
             judge,
             classes: n.classes,
             opts: n.clone(),
-            neftune_alpha: sft.neftune_alpha,
             eval_max_examples: sft.eval_examples(),
             eval_batch_size: sft.eval_batch_size,
         };
+        let task: NeedleTask<B> = SftTask { sets: SftSets { train, valid }, neftune_alpha: sft.neftune_alpha, eval: judge };
         let train_examples = &task.sets.train;
         let seqs_per_step = exp.train.batch_size * exp.train.grad_accum;
         let mean_len = train_examples.iter().map(|e| e.ids.len() as f64).sum::<f64>() / train_examples.len() as f64;
@@ -330,13 +302,13 @@ impl Recipe for NeedleInDna {
         let model = load_expanded::<B>(ctx.resolved, p.vocab_size, &device)?;
         ctx.say(&format!(
             "{} train / {} valid / {} test examples, codebook {codebook}, {total} steps",
-            task.sets.train.len(), task.sets.valid.len(), task.test_prompts.len()
+            task.sets.train.len(), task.sets.valid.len(), task.eval.test_prompts.len()
         ));
         let (model, outcome) = ctx.fit(&task, model, total)?;
 
         let (model, chosen) = trainer::best_or_final(model, ctx.run_dir, outcome.state.step, "macro F1", &device)?;
-        let judged = task.judge(&model.valid(), &task.test_prompts, 0)?;
-        write_sheet(&ctx.run_dir.join("samples.png"), &task, &judged, &p.targets, &pool)?;
+        let judged = task.eval.judge(&model.valid(), &task.eval.test_prompts, 0)?;
+        write_sheet(&ctx.run_dir.join("samples.png"), &task.eval, &judged, &p.targets, &pool)?;
         let eval = TaskEval { task: "needle".into(), metric: Metric::MacroF1, value: judged.report.macro_f1, consistency: 1.0, report: judged.report };
         let dir = ctx.run_dir.join("eval");
         write_results(&dir, std::slice::from_ref(&eval), &chosen, "test").map_err(|source| RunError::Write { path: dir, source })?;
@@ -350,7 +322,7 @@ impl Recipe for NeedleInDna {
 
 /// `samples.png`: one row per class, a target image first, then up to `sheet_per_class`
 /// generated test images of that class (grey: invalid output).
-fn write_sheet<B: AutodiffBackend>(path: &Path, task: &NeedleTask<B>, judged: &Judged, targets: &Digits, pool: &[Vec<usize>]) -> Result<(), RunError> {
+fn write_sheet<B: Backend>(path: &Path, task: &NeedleJudge<B>, judged: &Judged, targets: &Digits, pool: &[Vec<usize>]) -> Result<(), RunError> {
     let per = task.opts.sheet_per_class;
     let mut cells: Vec<[f32; PIXELS]> = Vec::new();
     for class in 0..task.classes {

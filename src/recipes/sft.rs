@@ -1,10 +1,12 @@
 //! What the three supervised-finetuning kinds (`finetune`, `needle_in_dna`, `dna2func`) share:
-//! the answer-only loss with NEFTune noise, the train/valid SFT example sets as loop data, the
-//! run's tokenizer, and the expanded pretrained model they start from.
+//! the loop's task ([`SftTask`]: answer-only loss with NEFTune noise on the example sets, and
+//! validation by generation through [`GenerationScore`]), the run's tokenizer, and the expanded
+//! pretrained model they start from.
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
 
 use crate::config::Resolved;
 use crate::data::sft::{sft_batch, SftExample};
@@ -13,7 +15,7 @@ use crate::model::{OlmoConfig, OlmoModel};
 use crate::tokenizer::DnaTokenizer;
 use crate::train::lm::{masked_cross_entropy_sum, LmBatch};
 use crate::train::session::RunError;
-use crate::train::EvalOutput;
+use crate::train::{EvalMetrics, EvalOutput, StepOutput, Task};
 
 /// Summed answer-only loss of an SFT batch, with NEFTune noise of scale `alpha` on the input
 /// embeddings (`alpha = 0`: none, as in evaluation).
@@ -27,12 +29,6 @@ pub fn sft_loss<B: Backend>(model: &OlmoModel<B>, batch: &LmBatch, alpha: f64, d
         x = neftune_noise(x, alpha);
     }
     masked_cross_entropy_sum(model.logits(model.hidden(x)), targets, mask)
-}
-
-/// Validation loss of an SFT batch (NEFTune is off in evaluation).
-pub fn sft_eval<B: Backend>(model: &OlmoModel<B>, batch: &LmBatch, device: &B::Device) -> EvalOutput {
-    let l = sft_loss(model, batch, 0.0, device);
-    EvalOutput { loss_sum: l.into_scalar().elem::<f64>(), units: batch.units() }
 }
 
 /// The training and validation examples of an SFT kind, as the loop draws them.
@@ -74,4 +70,53 @@ pub fn load_expanded<B: Backend>(resolved: &Resolved, vocab_size: usize, device:
     let init = exp.model.init_from.as_deref().ok_or(RunError::NeedsInitFrom { kind: exp.kind.as_str() })?;
     let (_, base) = crate::export::source::load_model::<B>(init, device).map_err(RunError::InitFrom)?;
     Ok(crate::model::expand::expand_vocab(base, vocab_size)?)
+}
+
+/// What an SFT kind scores by generation at each evaluation.
+pub trait GenerationScore<B: Backend> {
+    /// Validation metrics of `model` from generated answers; `select` picks the best checkpoint.
+    fn score(&self, model: &OlmoModel<B>) -> EvalMetrics;
+}
+
+/// The loop's task of every SFT kind: the answer-only loss with NEFTune noise on `sets`, and
+/// validation metrics from generation by `eval`.
+pub struct SftTask<E> {
+    pub sets: SftSets,
+    pub neftune_alpha: f64,
+    pub eval: E,
+}
+
+impl<B: AutodiffBackend, E: GenerationScore<B::InnerBackend>> Task<B> for SftTask<E> {
+    type Model = OlmoModel<B>;
+    type Batch = LmBatch;
+
+    fn train_len(&self) -> usize {
+        self.sets.train.len()
+    }
+    fn valid_len(&self) -> usize {
+        self.sets.valid.len()
+    }
+    fn train_batch(&self, indices: &[usize]) -> LmBatch {
+        self.sets.train_batch(indices)
+    }
+    fn valid_batch(&self, indices: &[usize]) -> LmBatch {
+        self.sets.valid_batch(indices)
+    }
+    fn units(&self, batch: &LmBatch) -> f64 {
+        batch.units()
+    }
+    fn tokens(&self, batch: &LmBatch) -> u64 {
+        batch.tokens
+    }
+    fn step(&self, model: &OlmoModel<B>, batch: &LmBatch, device: &B::Device) -> StepOutput<B> {
+        StepOutput::loss(sft_loss(model, batch, self.neftune_alpha, device))
+    }
+    fn eval(&self, model: &OlmoModel<B::InnerBackend>, batch: &LmBatch, device: &B::Device) -> EvalOutput {
+        // NEFTune is off in evaluation.
+        let l = sft_loss(model, batch, 0.0, device);
+        EvalOutput { loss_sum: l.into_scalar().elem::<f64>(), units: batch.units() }
+    }
+    fn eval_metrics(&self, model: &OlmoModel<B::InnerBackend>, _device: &B::Device) -> EvalMetrics {
+        self.eval.score(model)
+    }
 }

@@ -17,7 +17,7 @@ use burn::tensor::backend::AutodiffBackend;
 
 use self::data::{expand, majority_answer, prepare, Prepared};
 use self::report::{write_outputs, Prediction};
-use super::sft::{base_tokenizer, expanded_config, load_expanded, sft_eval, sft_loss, SftSets};
+use super::sft::{base_tokenizer, expanded_config, load_expanded, GenerationScore, SftSets, SftTask};
 use super::{Context, Finished, Metrics, Recipe};
 use crate::config::{Dna2funcSelect, Kind, Resolved};
 use crate::data::dna2text::read_dna2text;
@@ -28,26 +28,26 @@ use crate::model::generate::generate_greedy;
 use crate::model::OlmoModel;
 use crate::tokenizer::text::{TextTokenizer, TextVocab};
 use crate::tokenizer::SEP_ID;
-use crate::train::lm::LmBatch;
 use crate::train::session::{RunError, Session};
 use crate::train::trainer;
-use crate::train::{EvalMetrics, EvalOutput, StepOutput, Task};
+use crate::train::EvalMetrics;
 
 /// The text tokenizer's file in the run directory.
 pub const TEXT_TOKENIZER: &str = "text_tokenizer.json";
 
-/// The DNA2Func task of the one training loop.
-pub struct Dna2funcTask {
-    pub sets: SftSets,
+/// What DNA2Func generates and scores at each evaluation.
+pub struct Dna2funcEval {
     /// Validation records generated at each evaluation.
     pub valid_gen: Vec<Prepared>,
     pub text: TextTokenizer,
     pub text_vocab: TextVocab,
-    pub neftune_alpha: f64,
     pub max_answer_tokens: usize,
     pub eval_batch_size: usize,
     pub select: Dna2funcSelect,
 }
+
+/// The DNA2Func task of the one training loop.
+pub type Dna2funcTask = SftTask<Dna2funcEval>;
 
 /// Greedy answers of `records`: generated up to `max_new` tokens, cut at `[SEP]`, non-text
 /// tokens dropped (counted in the second value), decoded and trimmed.
@@ -80,35 +80,8 @@ fn scores_of(records: &[Prepared], answers: &[String]) -> TextScores {
     score(&p, &r)
 }
 
-impl<B: AutodiffBackend> Task<B> for Dna2funcTask {
-    type Model = OlmoModel<B>;
-    type Batch = LmBatch;
-
-    fn train_len(&self) -> usize {
-        self.sets.train.len()
-    }
-    fn valid_len(&self) -> usize {
-        self.sets.valid.len()
-    }
-    fn train_batch(&self, indices: &[usize]) -> LmBatch {
-        self.sets.train_batch(indices)
-    }
-    fn valid_batch(&self, indices: &[usize]) -> LmBatch {
-        self.sets.valid_batch(indices)
-    }
-    fn units(&self, batch: &LmBatch) -> f64 {
-        batch.units()
-    }
-    fn tokens(&self, batch: &LmBatch) -> u64 {
-        batch.tokens
-    }
-    fn step(&self, model: &OlmoModel<B>, batch: &LmBatch, device: &B::Device) -> StepOutput<B> {
-        StepOutput::loss(sft_loss(model, batch, self.neftune_alpha, device))
-    }
-    fn eval(&self, model: &OlmoModel<B::InnerBackend>, batch: &LmBatch, device: &B::Device) -> EvalOutput {
-        sft_eval(model, batch, device)
-    }
-    fn eval_metrics(&self, model: &OlmoModel<B::InnerBackend>, _device: &B::Device) -> EvalMetrics {
+impl<B: Backend> GenerationScore<B> for Dna2funcEval {
+    fn score(&self, model: &OlmoModel<B>) -> EvalMetrics {
         let gen = generate_answers(model, &self.valid_gen, &self.text, &self.text_vocab, self.max_answer_tokens, self.eval_batch_size);
         let (answers, _) = match gen {
             Ok(a) => a,
@@ -198,16 +171,15 @@ impl Recipe for Dna2func {
         if exp.sft.eval_examples() > 0 {
             valid_gen.truncate(exp.sft.eval_examples());
         }
-        let task = Dna2funcTask {
-            sets: SftSets { train: train_ex, valid: valid_ex },
+        let eval = Dna2funcEval {
             valid_gen,
             text,
             text_vocab: vocab.text,
-            neftune_alpha: exp.sft.neftune_alpha,
             max_answer_tokens: cfg.max_answer_tokens,
             eval_batch_size: exp.sft.eval_batch_size,
             select: cfg.select,
         };
+        let task = SftTask { sets: SftSets { train: train_ex, valid: valid_ex }, neftune_alpha: exp.sft.neftune_alpha, eval };
         Ok(Ready { task, test, majority, vocab_size: model_cfg.vocab_size, total_steps: total })
     }
 
@@ -216,9 +188,9 @@ impl Recipe for Dna2func {
         let (model, outcome) = ctx.fit(&p.task, model, p.total_steps)?;
 
         // Test generation with the best checkpoint by the validation metric (else the final one).
-        let (model, chosen) = trainer::best_or_final(model, ctx.run_dir, outcome.state.step, &format!("{:?}", p.task.select), &ctx.device)?;
+        let (model, chosen) = trainer::best_or_final(model, ctx.run_dir, outcome.state.step, &format!("{:?}", p.task.eval.select), &ctx.device)?;
         let inner = burn::module::AutodiffModule::valid(&model);
-        let t = &p.task;
+        let t = &p.task.eval;
         let (answers, foreign) = generate_answers(&inner, &p.test, &t.text, &t.text_vocab, t.max_answer_tokens, t.eval_batch_size)?;
         let model_scores = scores_of(&p.test, &answers);
         let baseline = scores_of(&p.test, &vec![p.majority.clone(); p.test.len()]);

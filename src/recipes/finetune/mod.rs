@@ -12,36 +12,33 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use self::data::{expand_tokenizer, load_task, sft_examples, weighted_schedule, TaskData, TaskVocab};
-use super::sft::{base_tokenizer, expanded_config, load_expanded, sft_eval, sft_loss};
+use super::sft::{base_tokenizer, expanded_config, load_expanded, GenerationScore, SftSets, SftTask};
 use super::{Context, Finished, Metrics, Recipe};
 use crate::config::{Kind, Resolved};
-use crate::data::sft::{sft_batch, SftExample, SftFormat, SftStats};
+use crate::data::sft::{SftFormat, SftStats};
 use crate::eval::classify::{evaluate_task, TaskEval, TaskPrompt};
 use crate::eval::results::{markdown, write_results};
 use crate::export::source::{write_model_toml, MODEL_TOML};
 use crate::model::OlmoModel;
 use crate::tokenizer::DnaTokenizer;
-use crate::train::lm::LmBatch;
 use crate::train::session::{RunError, Session};
 use crate::train::trainer;
-use crate::train::{EvalMetrics, EvalOutput, StepOutput, Task};
-/// The finetuning task: SFT examples of every task, drawn by the weighted schedule.
-pub struct FinetuneTask {
+use crate::train::EvalMetrics;
+
+/// What finetuning generates and scores: the prompts of every task and their answers.
+pub struct FinetuneEval {
     pub tasks: Vec<TaskData>,
     pub vocab: Vec<TaskVocab>,
     pub formats: Vec<SftFormat>,
-    /// `[task][example]`
-    pub train: Vec<Vec<SftExample>>,
-    /// Validation examples of all tasks, for the validation loss.
-    pub valid: Vec<SftExample>,
-    pub schedule: Vec<(usize, usize)>,
-    pub neftune_alpha: f64,
     pub tokenizer: DnaTokenizer,
     pub eval_max_examples: usize,
     pub eval_batch_size: usize,
 }
 
-impl FinetuneTask {
+/// The finetuning task: SFT examples of every task in the weighted schedule's order.
+pub type FinetuneTask = SftTask<FinetuneEval>;
+
+impl FinetuneEval {
     fn prompt<'a>(&'a self, t: usize) -> TaskPrompt<'a> {
         TaskPrompt {
             task: &self.tasks[t].name,
@@ -69,37 +66,8 @@ impl FinetuneTask {
     }
 }
 
-impl<B: AutodiffBackend> Task<B> for FinetuneTask {
-    type Model = OlmoModel<B>;
-    type Batch = LmBatch;
-
-    fn train_len(&self) -> usize {
-        self.schedule.len()
-    }
-    fn valid_len(&self) -> usize {
-        self.valid.len()
-    }
-    fn train_batch(&self, indices: &[usize]) -> LmBatch {
-        let ex: Vec<&SftExample> = indices.iter().map(|&i| { let (t, k) = self.schedule[i]; &self.train[t][k] }).collect();
-        sft_batch(&ex)
-    }
-    fn valid_batch(&self, indices: &[usize]) -> LmBatch {
-        let ex: Vec<&SftExample> = indices.iter().map(|&i| &self.valid[i]).collect();
-        sft_batch(&ex)
-    }
-    fn units(&self, batch: &LmBatch) -> f64 {
-        batch.units()
-    }
-    fn tokens(&self, batch: &LmBatch) -> u64 {
-        batch.tokens
-    }
-    fn step(&self, model: &OlmoModel<B>, batch: &LmBatch, device: &B::Device) -> StepOutput<B> {
-        StepOutput::loss(sft_loss(model, batch, self.neftune_alpha, device))
-    }
-    fn eval(&self, model: &OlmoModel<B::InnerBackend>, batch: &LmBatch, device: &B::Device) -> EvalOutput {
-        sft_eval(model, batch, device)
-    }
-    fn eval_metrics(&self, model: &OlmoModel<B::InnerBackend>, _device: &B::Device) -> EvalMetrics {
+impl<B: Backend> GenerationScore<B> for FinetuneEval {
+    fn score(&self, model: &OlmoModel<B>) -> EvalMetrics {
         let evals = match self.evaluate(model, "valid", self.eval_max_examples) {
             Ok(e) => e,
             Err(e) => {
@@ -181,13 +149,15 @@ impl Recipe for Finetune {
         let mean_len = train.iter().flatten().map(|e| e.ids.len() as f64).sum::<f64>() / epoch.max(1) as f64;
         let total = exp.train.duration.steps(epoch, mean_len, seqs_per_step);
         session.say(&format!("finetuning {} parameters for {total} steps of {seqs_per_step} examples", model_cfg.num_params()));
-        let task = FinetuneTask {
-            tasks, vocab, formats, train, valid, schedule,
-            neftune_alpha: exp.sft.neftune_alpha,
+        // The loop draws from the schedule's order: one example list, `schedule[i]` at `i`.
+        let train = schedule.iter().map(|&(t, k)| train[t][k].clone()).collect();
+        let eval = FinetuneEval {
+            tasks, vocab, formats,
             tokenizer: tok,
             eval_max_examples: exp.sft.eval_examples(),
             eval_batch_size: exp.sft.eval_batch_size,
         };
+        let task = SftTask { sets: SftSets { train, valid }, neftune_alpha: exp.sft.neftune_alpha, eval };
         Ok(Prepared { task, vocab_size: model_cfg.vocab_size, total_steps: total })
     }
 
@@ -198,7 +168,7 @@ impl Recipe for Finetune {
         // Test evaluation with the best checkpoint by validation MCC (else the final weights).
         let (model, chosen) = trainer::best_or_final(model, ctx.run_dir, outcome.state.step, "MCC", &ctx.device)?;
         let inner = burn::module::AutodiffModule::valid(&model);
-        let evals = p.task.evaluate(&inner, "test", 0)?;
+        let evals = p.task.eval.evaluate(&inner, "test", 0)?;
         let mut metrics = Metrics::new();
         for e in &evals {
             metrics.insert(format!("test/{}/{}", e.task, e.metric.name()), e.value);
