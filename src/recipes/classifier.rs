@@ -235,7 +235,7 @@ impl Recipe for ImageClassifier {
         let (c, t) = (&r.experiment.classifier, &r.experiment.train);
         let m = DigitCnnConfig { classes: c.digits.len(), channels: c.channels, hidden: c.hidden };
         format!(
-            "# kind:             image_classifier (the model.* section is not used)\n# parameters:       {}\n\
+            "# kind:             image_classifier\n# parameters:       {}\n\
              # digits:           {:?}; {} training images held out for validation\n# images per step:  {} ({} x {} accum)\n",
             crate::logging::console::thousands(m.num_params() as u64),
             c.digits, c.valid_images, t.batch_size * t.grad_accum, t.batch_size, t.grad_accum

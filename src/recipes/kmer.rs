@@ -204,7 +204,7 @@ impl Recipe for KmerBaseline {
         let t = &r.experiment.train;
         let k = r.experiment.baseline.k;
         format!(
-            "# kind:             kmer_baseline (the model.* section is not used)\n# features:         {} ({k}-mer frequencies)\n\
+            "# kind:             kmer_baseline\n# features:         {} ({k}-mer frequencies)\n\
              # sequences/step:   {} ({} x {} accum)\n",
             1usize << (2 * k), t.batch_size * t.grad_accum, t.batch_size, t.grad_accum
         )

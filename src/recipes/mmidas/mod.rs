@@ -258,7 +258,7 @@ impl Recipe for MmidasRecipe {
     fn summary(r: &Resolved) -> String {
         let (m, t) = (&r.experiment.mmidas, &r.experiment.train);
         format!(
-            "# kind:             mmidas (the model.* section is not used)\n# arms:             {} ({})\n\
+            "# kind:             mmidas\n# arms:             {} ({})\n\
              # categories:       {} pruned one per round down to {}; {} steps per round\n\
              # items per step:   {} ({} x {} accum)\n# parameters:       depend on the input sizes; `gfm run` prints them\n",
             m.modalities.len(),

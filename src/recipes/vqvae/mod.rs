@@ -269,7 +269,7 @@ impl Recipe for Vqvae {
     fn summary(r: &Resolved) -> String {
         let (m, t) = (&r.experiment.vqvae.model, &r.experiment.train);
         format!(
-            "# kind:             vqvae (the model.* section is not used)\n# parameters:       {}\n\
+            "# kind:             vqvae\n# parameters:       {}\n\
              # codebook:         {} codes x {} values; 49 codes per image\n# images per step:  {} ({} x {} accum)\n",
             crate::logging::console::thousands(m.num_params() as u64),
             m.codebook_size, m.code_dim, t.batch_size * t.grad_accum, t.batch_size, t.grad_accum
