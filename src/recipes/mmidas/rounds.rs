@@ -66,17 +66,7 @@ impl MetricSink for OffsetSink<'_> {
 }
 
 pub fn model_config(s: &MmidasSection, dims: &[usize]) -> MmidasConfig {
-    MmidasConfig {
-        input_dims: dims.to_vec(),
-        n_categories: s.n_categories,
-        hidden: s.hidden,
-        hidden_layers: s.hidden_layers,
-        latent: s.latent,
-        state_dim: s.state_dim,
-        dropout: s.dropout,
-        tau: s.tau,
-        batch_norm_momentum: s.batch_norm_momentum,
-    }
+    MmidasConfig { input_dims: dims.to_vec(), n_categories: s.n_categories, arm: s.model.clone() }
 }
 
 /// Train and prune; returns every round (in pruning order) and the summed loop state. Every line

@@ -4,6 +4,7 @@ mod fit {
     use super::super::*;
     use crate::config::TrainSection;
     use crate::mmidas::config::MmidasSection;
+    use crate::mmidas::model::ArmConfig;
     use crate::config::Duration;
     use burn::backend::{Autodiff, Flex};
     use rand::{Rng, SeedableRng};
@@ -41,12 +42,7 @@ mod fit {
             n_categories: 5,
             min_categories: 4,
             steps_per_round: 60,
-            tau: 0.2,
-            hidden: 16,
-            hidden_layers: 1,
-            latent: 4,
-            dropout: 0.0,
-            batch_norm_momentum: 0.1,
+            model: ArmConfig { tau: 0.2, hidden: 16, hidden_layers: 1, latent: 4, dropout: 0.0, batch_norm_momentum: 0.1, ..ArmConfig::default() },
             ..MmidasSection::default()
         };
         let train = TrainSection {
@@ -87,6 +83,7 @@ mod determinism {
     use super::super::*;
     use crate::config::TrainSection;
     use crate::mmidas::config::MmidasSection;
+    use crate::mmidas::model::ArmConfig;
     use burn::backend::{Autodiff, Flex};
 
     /// burn's Flex backend has one process-wide RNG; `.cargo/config.toml` runs tests one at a
@@ -94,7 +91,12 @@ mod determinism {
     #[test]
     fn same_seed_gives_same_labels_and_loss() {
         let (data, _) = super::tests_data();
-        let section = MmidasSection { n_categories: 3, min_categories: 3, hidden: 8, hidden_layers: 1, latent: 3, ..MmidasSection::default() };
+        let section = MmidasSection {
+            n_categories: 3,
+            min_categories: 3,
+            model: ArmConfig { hidden: 8, hidden_layers: 1, latent: 3, ..ArmConfig::default() },
+            ..MmidasSection::default()
+        };
         let train = TrainSection { batch_size: 40, log_every: 1000, checkpoint_every: 100_000, warmup_steps: 0, ..TrainSection::default() };
         let run = || {
             let dir = tempfile::tempdir().unwrap();
@@ -113,13 +115,17 @@ mod resume {
     use super::super::*;
     use crate::config::TrainSection;
     use crate::mmidas::config::MmidasSection;
+    use crate::mmidas::model::ArmConfig;
     use burn::backend::{Autodiff, Flex};
 
     #[test]
     fn rerun_in_same_directory_skips_finished_rounds_and_keeps_the_mask() {
         let (data, _) = super::tests_data();
         let section = MmidasSection {
-            n_categories: 4, min_categories: 3, steps_per_round: 5, hidden: 8, hidden_layers: 1, latent: 3,
+            n_categories: 4,
+            min_categories: 3,
+            steps_per_round: 5,
+            model: ArmConfig { hidden: 8, hidden_layers: 1, latent: 3, ..ArmConfig::default() },
             ..MmidasSection::default()
         };
         let train = TrainSection { batch_size: 40, log_every: 1000, checkpoint_every: 100_000, warmup_steps: 0, ..TrainSection::default() };
