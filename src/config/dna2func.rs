@@ -80,3 +80,25 @@ impl Default for Dna2funcSection {
         }
     }
 }
+
+impl Dna2funcSection {
+    pub(super) fn check(&self, problems: &mut Vec<String>) {
+        let mut need = |ok: bool, msg: String| if !ok { problems.push(msg) };
+        for (key, p) in [("train", &self.train), ("valid", &self.valid), ("test", &self.test)] {
+            need(p.is_some(), format!("kind = \"dna2func\" needs dna2func.{key} = \"<table.parquet>\""));
+        }
+        need(self.window_bp >= 1, format!("dna2func.window_bp = {} must be >= 1", self.window_bp));
+        need(self.max_answer_tokens >= 2, format!("dna2func.max_answer_tokens = {} must be >= 2 (one text token and [SEP])", self.max_answer_tokens));
+        need(self.text_vocab_size > 256, format!("dna2func.text_vocab_size = {} must exceed the 256 byte symbols", self.text_vocab_size));
+    }
+
+    pub(super) fn resolve_paths(&mut self, base: &std::path::Path, problems: &mut Vec<String>) {
+        for (key, p) in [("train", self.train.as_mut()), ("valid", self.valid.as_mut()), ("test", self.test.as_mut())] {
+            let Some(p) = p else { continue };
+            match super::sections::existing(p, base) {
+                Some(c) => *p = c,
+                None => problems.push(format!("dna2func.{key}: {} not found (relative to {})", p.display(), base.display())),
+            }
+        }
+    }
+}

@@ -127,3 +127,87 @@ impl Default for VqvaeSection {
         }
     }
 }
+
+use super::sections::existing;
+
+impl DigitImages {
+    /// Make the four files absolute; each must be given and exist. `section` names them in problems.
+    pub(super) fn resolve_paths(&mut self, section: &str, base: &std::path::Path, problems: &mut Vec<String>) {
+        let DigitImages { train_images, train_labels, test_images, test_labels } = self;
+        for (key, p) in [("train_images", train_images), ("train_labels", train_labels), ("test_images", test_images), ("test_labels", test_labels)] {
+            if p.as_os_str().is_empty() {
+                problems.push(format!("{section}.{key} is missing: give the MNIST IDX file (e.g. train-images-idx3-ubyte.gz)"));
+                continue;
+            }
+            match existing(p, base) {
+                Some(c) => *p = c,
+                None => problems.push(format!("{section}.{key}: file {} not found", p.display())),
+            }
+        }
+    }
+}
+
+impl ClassifierSection {
+    pub(super) fn check(&self, problems: &mut Vec<String>) {
+        let mut seen = std::collections::BTreeSet::new();
+        if !(self.digits.len() >= 2 && self.digits.iter().all(|d| *d <= 9 && seen.insert(*d))) {
+            problems.push(format!("classifier.digits = {:?} must list at least two distinct digits 0-9", self.digits));
+        }
+        if self.channels < 1 || self.hidden < 1 {
+            problems.push("classifier.channels and classifier.hidden must be >= 1".into());
+        }
+    }
+}
+
+impl NeedleSection {
+    pub(super) fn check(&self, problems: &mut Vec<String>) {
+        let mut need = |ok: bool, msg: String| if !ok { problems.push(msg) };
+        need((1..=4).contains(&self.classes), format!("needle.classes = {} must be in 1..=4 (four motifs)", self.classes));
+        need(self.length_bp >= 6, format!("needle.length_bp = {} must hold the longest motif (6 bp)", self.length_bp));
+        need(self.train_per_class >= 1 && self.valid_per_class >= 1 && self.test_per_class >= 1,
+            "needle.train_per_class, valid_per_class and test_per_class must be >= 1".into());
+        need(self.targets_per_class >= 1, format!("needle.targets_per_class = {} must be >= 1", self.targets_per_class));
+    }
+
+    /// The target images must exist; the runs other experiments make (`vqvae`, `classifier`) are
+    /// made absolute but only checked when the run starts.
+    pub(super) fn resolve_paths(&mut self, base: &std::path::Path, problems: &mut Vec<String>) {
+        self.images.resolve_paths("needle.images", base, problems);
+        for (key, p) in [("needle.vqvae", &mut self.vqvae), ("needle.classifier", &mut self.classifier)] {
+            if p.as_os_str().is_empty() {
+                problems.push(format!("{key} is missing: give the run directory of the experiment that trains it"));
+            } else if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+}
+
+impl VqvaeSection {
+    pub(super) fn check(&self, problems: &mut Vec<String>) {
+        let mut need = |ok: bool, msg: String| if !ok { problems.push(msg) };
+        need(!self.train_images.as_os_str().is_empty(), "kind = \"vqvae\" needs vqvae.train_images (an MNIST IDX file or a PNG folder)".into());
+        need(!self.heldout_images.as_os_str().is_empty(), "kind = \"vqvae\" needs vqvae.heldout_images (e.g. MNIST t10k-images-idx3-ubyte.gz)".into());
+        let m = &self.model;
+        need(m.channels >= 1 && m.code_dim >= 1, format!("vqvae.model.channels = {} and vqvae.model.code_dim = {} must be >= 1", m.channels, m.code_dim));
+        need(m.codebook_size >= 2, format!("vqvae.model.codebook_size = {} must be >= 2", m.codebook_size));
+        need(m.decay > 0.0 && m.decay < 1.0, format!("vqvae.model.decay = {} must be in (0, 1)", m.decay));
+        need(m.commitment >= 0.0 && m.eps > 0.0, format!("vqvae.model.commitment = {} must be >= 0 and vqvae.model.eps = {} > 0", m.commitment, m.eps));
+        need(m.dead_code_threshold >= 0.0, format!("vqvae.model.dead_code_threshold = {} must be >= 0 (0 disables)", m.dead_code_threshold));
+    }
+
+    pub(super) fn resolve_paths(&mut self, base: &std::path::Path, problems: &mut Vec<String>) {
+        for (key, p) in [
+            ("vqvae.train_images", Some(&mut self.train_images)),
+            ("vqvae.train_labels", self.train_labels.as_mut()),
+            ("vqvae.heldout_images", Some(&mut self.heldout_images)),
+            ("vqvae.heldout_labels", self.heldout_labels.as_mut()),
+        ] {
+            let Some(p) = p.filter(|p| !p.as_os_str().is_empty()) else { continue };
+            match existing(p, base) {
+                Some(c) => *p = c,
+                None => problems.push(format!("{key}: {} not found (relative to the experiment file's directory {})", p.display(), base.display())),
+            }
+        }
+    }
+}

@@ -80,6 +80,11 @@ impl Kind {
         self.reads("model")
     }
 
+    /// Whether the kind starts from a pretrained model (`model.init_from` required).
+    pub fn starts_from_pretrained(&self) -> bool {
+        matches!(self, Kind::Finetune | Kind::NeedleInDna | Kind::Dna2func)
+    }
+
     /// `sft.eval_max_examples` when the file does not set it (0: all).
     pub fn default_eval_max_examples(&self) -> usize {
         match self {

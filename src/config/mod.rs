@@ -6,7 +6,9 @@ mod images;
 pub mod kinds;
 mod validate;
 pub mod presets;
+mod run;
 pub mod schema;
+mod sections;
 
 use std::path::{Path, PathBuf};
 
@@ -104,91 +106,10 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
     exp.sft.eval_max_examples.get_or_insert(exp.kind.default_eval_max_examples());
     validate::validate(&exp, model.as_ref(), &mut problems);
 
-    // Relative data paths are relative to the experiment file; store them absolute so the
-    // resolved config.toml in the run directory loads from anywhere.
-    let absolute = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
-    for (key, list) in [("data.train", &mut exp.data.train), ("data.valid", &mut exp.data.valid)] {
-        for p in list.iter_mut() {
-            let abs = absolute(p);
-            match abs.canonicalize() {
-                Ok(c) => *p = c,
-                Err(_) => problems.push(format!(
-                    "{key}: file {} not found (relative paths are relative to the experiment file's directory {})",
-                    p.display(),
-                    base.display()
-                )),
-            }
-        }
-    }
-    for (i, t) in exp.tasks.iter_mut().enumerate() {
-        for (key, p) in [("path", Some(&mut t.path)), ("test_path", t.test_path.as_mut()), ("reference", t.reference.as_mut())] {
-            let Some(p) = p else { continue };
-            match absolute(p).canonicalize() {
-                Ok(c) => *p = c,
-                Err(_) => problems.push(format!("tasks[{i}].{key}: {} not found", p.display())),
-            }
-        }
-    }
-    // Image files of the kinds that read digits; a run another experiment makes (needle.vqvae,
-    // needle.classifier) is made absolute but only checked when the run starts.
-    let digit_sets: Vec<(&str, &mut DigitImages)> = match exp.kind {
-        Kind::ImageClassifier => vec![("classifier.images", &mut exp.classifier.images)],
-        Kind::NeedleInDna => vec![("needle.images", &mut exp.needle.images)],
-        _ => Vec::new(),
-    };
-    for (section, images) in digit_sets {
-        let DigitImages { train_images, train_labels, test_images, test_labels } = images;
-        for (key, p) in [("train_images", train_images), ("train_labels", train_labels), ("test_images", test_images), ("test_labels", test_labels)] {
-            if p.as_os_str().is_empty() {
-                problems.push(format!("{section}.{key} is missing: give the MNIST IDX file (e.g. train-images-idx3-ubyte.gz)"));
-                continue;
-            }
-            match absolute(p).canonicalize() {
-                Ok(c) => *p = c,
-                Err(_) => problems.push(format!("{section}.{key}: file {} not found", p.display())),
-            }
-        }
-    }
-    if exp.kind == Kind::NeedleInDna {
-        for (key, p) in [("needle.vqvae", &mut exp.needle.vqvae), ("needle.classifier", &mut exp.needle.classifier)] {
-            if p.as_os_str().is_empty() {
-                problems.push(format!("{key} is missing: give the run directory of the experiment that trains it"));
-            } else {
-                *p = absolute(p);
-            }
-        }
-    }
-    if exp.kind == Kind::Vqvae {
-        let v = &mut exp.vqvae;
-        for (key, p) in [
-            ("vqvae.train_images", Some(&mut v.train_images)),
-            ("vqvae.train_labels", v.train_labels.as_mut()),
-            ("vqvae.heldout_images", Some(&mut v.heldout_images)),
-            ("vqvae.heldout_labels", v.heldout_labels.as_mut()),
-        ] {
-            let Some(p) = p.filter(|p| !p.as_os_str().is_empty()) else { continue };
-            match absolute(p).canonicalize() {
-                Ok(c) => *p = c,
-                Err(_) => problems.push(format!("{key}: {} not found (relative to the experiment file's directory {})", p.display(), base.display())),
-            }
-        }
-    }
-    if exp.kind == Kind::Mmidas {
-        exp.mmidas.resolve_paths(base, &mut problems);
-    }
-    let d2f = &mut exp.dna2func;
-    for (key, p) in [("train", d2f.train.as_mut()), ("valid", d2f.valid.as_mut()), ("test", d2f.test.as_mut())] {
-        let Some(p) = p else { continue };
-        match absolute(p).canonicalize() {
-            Ok(c) => *p = c,
-            Err(_) => problems.push(format!("dna2func.{key}: {} not found (relative to {})", p.display(), base.display())),
-        }
-    }
-    if let Some(p) = &exp.tokenizer.path {
-        match absolute(p).canonicalize() {
-            Ok(c) => exp.tokenizer.path = Some(c),
-            Err(_) => problems.push(format!("tokenizer.path: file {} not found", p.display())),
-        }
+    // Relative paths are relative to the experiment file; each section the kind reads stores
+    // its own absolute, so the resolved config.toml in the run directory loads from anywhere.
+    for name in exp.kind.sections() {
+        sections::resolve_paths(&mut exp, name, base, &mut problems);
     }
     if exp.tokenizer.vocab_size.is_none() {
         exp.tokenizer.vocab_size = model.as_ref().map(|m| m.vocab_size);
