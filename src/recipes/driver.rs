@@ -5,11 +5,14 @@
 
 use std::path::Path;
 
+use burn::module::AutodiffModule;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 
 use super::{Metrics, Recipe};
 use crate::backend::{dispatch, WithBackend};
-use crate::checkpoint::LoadedCheckpoint;
+use crate::checkpoint::locate::BEST_DIR;
+use crate::checkpoint::{self, LoadedCheckpoint};
 use crate::config::{Experiment, Resolved};
 use crate::logging::{ConsoleProgress, MetricSink, MultiSink};
 use crate::train::session::{RunError, RunSummary};
@@ -54,6 +57,28 @@ impl<'a, B: AutodiffBackend> Context<'a, B> {
     /// The step the run continues from (0 for a fresh run).
     pub fn start_step(&self) -> u64 {
         self.resume.as_ref().map_or(0, |c| c.state.step)
+    }
+
+    /// The run's best checkpoint by the task's selection metric (`best/`) loaded into `model`, or
+    /// `model` as training left it when no best checkpoint was written; with a label naming which
+    /// (e.g. `best/step_0000400 (validation MCC)`) for result files. Skipped corrupted checkpoints
+    /// are said.
+    pub fn best_or_final<M: AutodiffModule<B>>(&mut self, model: M, final_step: u64, metric: &str) -> Result<(M, String), RunError> {
+        let best = self.run_dir.join(BEST_DIR);
+        let mut warnings = Vec::new();
+        let found = checkpoint::load_newest(&best, |w| warnings.push(w.to_string())).ok();
+        for w in &warnings {
+            self.say(w);
+        }
+        match found {
+            Some(ck) => {
+                let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
+                    .load(ck.model, &self.device)
+                    .map_err(|e| RunError::Record { path: ck.dir.clone(), message: e.to_string() })?;
+                Ok((model.load_record(record), format!("best/step_{:07} (validation {metric})", ck.state.step)))
+            }
+            None => Ok((model, format!("step_{final_step:07} (final)"))),
+        }
     }
 
     /// Train `model` on `task` for `total_steps` with the experiment's `[train]` options, from

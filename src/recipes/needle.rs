@@ -36,7 +36,6 @@ use crate::model::vqvae::VqVae;
 use crate::model::OlmoModel;
 use crate::tokenizer::{DnaTokenizer, SEP_ID};
 use crate::train::session::{RunError, Session};
-use crate::train::trainer;
 use crate::train::EvalMetrics;
 
 /// Image tokens per answer: the VQ-VAE's 7×7 latent grid.
@@ -306,7 +305,7 @@ impl Recipe for NeedleInDna {
         ));
         let (model, outcome) = ctx.fit(&task, model, total)?;
 
-        let (model, chosen) = trainer::best_or_final(model, ctx.run_dir, outcome.state.step, "macro F1", &device)?;
+        let (model, chosen) = ctx.best_or_final(model, outcome.state.step, "macro F1")?;
         let judged = task.eval.judge(&model.valid(), &task.eval.test_prompts, 0)?;
         write_sheet(&ctx.run_dir.join("samples.png"), &task.eval, &judged, &p.targets, &pool)?;
         let eval = TaskEval { task: "needle".into(), metric: Metric::MacroF1, value: judged.report.macro_f1, consistency: 1.0, report: judged.report };

@@ -325,22 +325,3 @@ pub fn train<B: AutodiffBackend, T: Task<B>>(
     sink.flush();
     Ok((model, LoopOutcome { state, resumed_from, last_checkpoint }))
 }
-
-/// The run's best checkpoint by the task's selection metric (`best/`) loaded into `model`, or
-/// `model` as training left it when no best checkpoint was written; with a label naming which
-/// (e.g. `best/step_0000400 (validation MCC)`) for result files.
-pub fn best_or_final<B: AutodiffBackend, M: AutodiffModule<B>>(
-    model: M,
-    run_dir: &Path,
-    final_step: u64,
-    metric: &str,
-    device: &B::Device,
-) -> Result<(M, String), TrainError> {
-    match checkpoint::load_newest(&run_dir.join(BEST_DIR), |w| eprintln!("{w}")).ok() {
-        Some(ck) => {
-            let rec = Rec::default().load(ck.model, device).map_err(|e| TrainError::Record { dir: ck.dir.clone(), message: e.to_string() })?;
-            Ok((model.load_record(rec), format!("best/step_{:07} (validation {metric})", ck.state.step)))
-        }
-        None => Ok((model, format!("step_{final_step:07} (final)"))),
-    }
-}

@@ -29,7 +29,6 @@ use crate::model::OlmoModel;
 use crate::tokenizer::text::{TextTokenizer, TextVocab};
 use crate::tokenizer::SEP_ID;
 use crate::train::session::{RunError, Session};
-use crate::train::trainer;
 use crate::train::EvalMetrics;
 
 /// The text tokenizer's file in the run directory.
@@ -188,7 +187,7 @@ impl Recipe for Dna2func {
         let (model, outcome) = ctx.fit(&p.task, model, p.total_steps)?;
 
         // Test generation with the best checkpoint by the validation metric (else the final one).
-        let (model, chosen) = trainer::best_or_final(model, ctx.run_dir, outcome.state.step, &format!("{:?}", p.task.eval.select), &ctx.device)?;
+        let (model, chosen) = ctx.best_or_final(model, outcome.state.step, &format!("{:?}", p.task.eval.select))?;
         let inner = burn::module::AutodiffModule::valid(&model);
         let t = &p.task.eval;
         let (answers, foreign) = generate_answers(&inner, &p.test, &t.text, &t.text_vocab, t.max_answer_tokens, t.eval_batch_size)?;

@@ -22,7 +22,6 @@ use crate::export::source::{write_model_toml, MODEL_TOML};
 use crate::model::OlmoModel;
 use crate::tokenizer::DnaTokenizer;
 use crate::train::session::{RunError, Session};
-use crate::train::trainer;
 use crate::train::EvalMetrics;
 
 /// What finetuning generates and scores: the prompts of every task and their answers.
@@ -166,7 +165,7 @@ impl Recipe for Finetune {
         let (model, outcome) = ctx.fit(&p.task, model, p.total_steps)?;
 
         // Test evaluation with the best checkpoint by validation MCC (else the final weights).
-        let (model, chosen) = trainer::best_or_final(model, ctx.run_dir, outcome.state.step, "MCC", &ctx.device)?;
+        let (model, chosen) = ctx.best_or_final(model, outcome.state.step, "MCC")?;
         let inner = burn::module::AutodiffModule::valid(&model);
         let evals = p.task.eval.evaluate(&inner, "test", 0)?;
         let mut metrics = Metrics::new();
