@@ -1,12 +1,19 @@
 //! The one place that picks the backend and device. Model and loop code are generic over
-//! `B: AutodiffBackend`; [`dispatch`] instantiates them for the device the experiment names.
+//! `B: TrainBackend` (an autodiff backend with the fused kernels of [`crate::kernels`]); [`dispatch`] instantiates them for the device the experiment names.
 //!
 //! - `cpu`: burn's `Flex` backend (pure Rust, SIMD), default feature `flex`.
 //! - `cuda`: burn's CUDA backend (feature `cuda`); libcuda is loaded at run time, so we check
 //!   that it can be opened before touching the device and give a clear error otherwise.
 
-use crate::config::DeviceKind;
 use crate::kernels::TrainBackend;
+
+/// Where a run computes (`run.device`, `gfm embed --device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    Cpu,
+    Cuda,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {

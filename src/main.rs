@@ -10,7 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gfm::config::{load_experiment, Duration, Kind};
+use gfm::config::load_experiment;
 use gfm::export::{ExportDtype, ExportFormat};
 
 #[derive(Parser)]
@@ -143,7 +143,7 @@ enum ImageCommand {
 }
 
 fn image_command(action: ImageCommand) -> anyhow::Result<()> {
-    use gfm::train::vqvae as vq;
+    use gfm::recipes::vqvae as vq;
     type B = burn::backend::Flex;
     let device = Default::default();
     match action {
@@ -196,48 +196,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check { experiment, set } => {
             let r = load_experiment(&experiment, &set)?;
             print!("{}", r.to_toml(None));
-            if r.experiment.kind == Kind::Vqvae {
-                let m = r.experiment.vqvae.model();
-                println!("\n# ---- summary ----\n# kind:             vqvae");
-                println!("# parameters:       {} (the model.* section above is not used)", thousands(m.num_params() as u64));
-                println!("# codebook:         {} codes x {} values; 49 codes per image", m.codebook_size, m.code_dim);
-                println!("# images per step:  {} ({} x {} accum)", t_images(&r), r.experiment.train.batch_size, r.experiment.train.grad_accum);
-                return Ok(());
-            }
-            let t = &r.experiment.train;
-            if r.experiment.kind == Kind::ImageClassifier {
-                let c = &r.experiment.classifier;
-                let m = gfm::model::digit_cnn::DigitCnnConfig { classes: c.digits.len(), channels: c.channels, hidden: c.hidden };
-                println!("\n# ---- summary ----\n# kind:             image_classifier (the model.* section above is not used)");
-                println!("# parameters:       {}", thousands(m.num_params() as u64));
-                println!("# digits:           {:?}; {} training images held out for validation", c.digits, c.valid_images);
-                println!("# images per step:  {} ({} x {} accum)", t.batch_size * t.grad_accum, t.batch_size, t.grad_accum);
-                return Ok(());
-            }
-            if r.experiment.kind == Kind::Mmidas {
-                let m = &r.experiment.mmidas;
-                println!("\n# ---- summary ----");
-                println!("# kind:             mmidas (the model.* section above is not used)");
-                println!("# arms:             {} ({})", m.modalities.len(), m.modalities.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", "));
-                println!("# categories:       {} pruned one per round down to {}; {} steps per round", m.n_categories, m.min_categories, m.steps_per_round);
-                println!("# items per step:   {} ({} x {} accum)", t.batch_size * t.grad_accum, t.batch_size, t.grad_accum);
-                println!("# parameters:       depend on the input sizes; `gfm run` prints them");
-                return Ok(());
-            }
             println!("\n# ---- summary ----");
-            println!("# kind:             {}", r.experiment.kind.as_str());
-            println!("# parameters:       {}", thousands(r.model.num_params()));
-            println!(
-                "# tokens per step:  {} ({} seqs x {} accum x {} context, at full windows)",
-                thousands(r.tokens_per_step()), t.batch_size, t.grad_accum, r.model.context
-            );
-            let steps = match t.duration {
-                Duration::Steps(n) => format!("{n}"),
-                Duration::Tokens(n) => format!("~{} (at full windows)", n.div_ceil(r.tokens_per_step().max(1))),
-                Duration::Epochs(e) => format!("{e} epochs: known after tokenisation (printed at the start of `gfm run`)"),
-            };
-            println!("# steps:            {steps}");
-            println!("# train FLOPs/step: {:.3e}", r.model.train_flops_per_token(r.model.context) * r.tokens_per_step() as f64);
+            print!("{}", (gfm::recipes::recipe(r.experiment.kind).summary)(&r));
             Ok(())
         }
         Command::Export { src, from, out, dtype, format } => {
@@ -262,8 +222,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Eval { checkpoint, spec, split, out } => {
             let r = load_experiment(&spec, &[])?;
-            let out = out.unwrap_or_else(|| gfm::train::finetune::eval::default_out(&checkpoint, &r, &split));
-            let evals = gfm::train::finetune::eval::eval_checkpoint(&checkpoint, &r, &split, &out)?;
+            let out = out.unwrap_or_else(|| gfm::recipes::finetune::eval::default_out(&checkpoint, &r, &split));
+            let evals = gfm::recipes::finetune::eval::eval_checkpoint(&checkpoint, &r, &split, &out)?;
             print!("{}", gfm::eval::results::markdown(&evals, &format!("{split} results of {}", checkpoint.display())));
             println!("\nwritten to {}", out.display());
             Ok(())
@@ -280,8 +240,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Cluster { tables, ids, labels, k, resolution, seed, out } => {
-            let options = gfm::mmidas::cluster::ClusterOptions { tables, ids, labels, k, resolution, seed, out };
-            for s in gfm::mmidas::cluster::cluster_tables(&options)? {
+            let options = gfm::graph::cluster::ClusterOptions { tables, ids, labels, k, resolution, seed, out };
+            for s in gfm::graph::cluster::cluster_tables(&options)? {
                 let scores = s.scores.map_or(String::new(), |(a, n, m)| format!(" | ARI {a:.4} NMI {n:.4} AMI {m:.4} over {} labelled", s.labelled));
                 println!("{}: {} genes, {} clusters{scores}", s.modality, s.genes, s.clusters);
             }
@@ -291,16 +251,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run { experiment, set, resume } => {
             let r = load_experiment(&experiment, &set)?;
             let resume = resume || r.experiment.run.resume;
-            let s = match r.experiment.kind {
-                Kind::Pretrain => gfm::train::pretrain::run(&r, resume)?,
-                Kind::Finetune => gfm::train::finetune::run(&r, resume)?,
-                Kind::KmerBaseline => gfm::train::kmer::run(&r, resume)?,
-                Kind::ImageClassifier => gfm::train::classifier::run(&r, resume)?,
-                Kind::NeedleInDna => gfm::train::needle::run(&r, resume)?,
-                Kind::Vqvae => gfm::train::vqvae::run(&r, resume)?,
-                Kind::Mmidas => gfm::train::mmidas::run(&r, resume)?,
-                Kind::Dna2func => gfm::train::dna2func::run(&r, resume)?,
-            };
+            let s = gfm::recipes::run(&r, resume)?;
             println!(
                 "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",
                 s.steps,
@@ -318,10 +269,3 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn t_images(r: &gfm::config::Resolved) -> usize {
-    r.experiment.train.batch_size * r.experiment.train.grad_accum
-}
-
-fn thousands(n: u64) -> String {
-    gfm::logging::console::thousands(n)
-}

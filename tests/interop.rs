@@ -227,11 +227,11 @@ fn fake_run(root: &Path, cfg: &OlmoConfig, model: &OlmoModel<B>) -> PathBuf {
     tok.save(&run.join("tokenizer.json")).unwrap();
     let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::default();
     let bytes = recorder.record(model.clone().into_record(), ()).unwrap();
-    let state = gfm::train::checkpoint::TrainState {
+    let state = gfm::checkpoint::TrainState {
         best_select: None,
         step: 7, tokens_seen: 700, epoch: 0, cursor: 7, seed: 1, train_time_s: 1.0, last_loss: 3.0, last_valid_loss: None,
     };
-    gfm::train::checkpoint::save(&run, &bytes, b"optim", &state).unwrap();
+    gfm::checkpoint::save(&run, &bytes, b"optim", &state).unwrap();
     run
 }
 

@@ -167,6 +167,32 @@ fn every_shipped_experiment_loads_and_validates() {
     assert!(n >= 2, "expected the shipped experiments, found {n}");
 }
 
+#[test]
+fn a_section_of_another_kind_fails_gfm_check_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!("name = \"t\"\nkind = \"pretrain\"\n[data]\ntrain = [\"{}\"]\n[finetune]\nreplicate = 3\n", fasta());
+    let p = write_experiment(dir.path(), &body);
+    let e = load_experiment(&p, &[]).unwrap_err().to_string();
+    assert!(e.contains("[finetune]") && e.contains("kind = \"pretrain\"") && e.contains("remove it"), "{e}");
+    // The same through the command line, and for a section added by --set.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gfm")).arg("check").arg(&p).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("[finetune]") && stderr.contains("not read by kind"), "{stderr}");
+    let base = write_experiment(dir.path(), &format!("name = \"t\"\nkind = \"pretrain\"\n[data]\ntrain = [\"{}\"]\n", fasta()));
+    let e = load_experiment(&base, &["vqvae.model.codebook_size=8".into()]).unwrap_err().to_string();
+    assert!(e.contains("[vqvae]"), "{e}");
+}
+
+#[test]
+fn a_runs_config_holds_only_what_its_kind_reads() {
+    let r = load_experiment(&root().join("experiments/quickstart.toml"), &[]).unwrap();
+    let text = r.to_toml(None);
+    for absent in ["[finetune]", "[vqvae]", "[mmidas]", "[sft]", "[needle]", "[baseline]", "[classifier]", "[dna2func]"] {
+        assert!(!text.contains(absent), "{absent} in\n{text}");
+    }
+    assert!(text.contains("[model]") && text.contains("[data]") && text.contains("[train]"), "{text}");
+}
+
 fn write_experiment(dir: &Path, body: &str) -> PathBuf {
     let p = dir.join("exp.toml");
     std::fs::write(&p, body).unwrap();
@@ -276,7 +302,7 @@ fn tiny_pretraining_run_lowers_the_loss_and_fills_its_run_directory() {
     let out = dir.path().join("checkpoints");
     let p = write_experiment(dir.path(), &tiny_experiment(&out, 30, "").replace("lr = 3e-3", "lr = 1e-2"));
     let r = load_experiment(&p, &[]).unwrap();
-    let summary = gfm::train::pretrain::run(&r, false).unwrap();
+    let summary = gfm::recipes::run(&r, false).unwrap();
     let run = only_run_dir(&out);
     assert_eq!(summary.run_dir, run);
 
@@ -291,7 +317,7 @@ fn tiny_pretraining_run_lowers_the_loss_and_fills_its_run_directory() {
     assert!(run.join("tokenizer.json").exists() && run.join("train.log").exists());
 
     // keep_last = 2 of the checkpoints at 10, 20, 30.
-    let steps: Vec<u64> = gfm::train::checkpoint::list(&run).into_iter().map(|(s, _)| s).collect();
+    let steps: Vec<u64> = gfm::checkpoint::list(&run).into_iter().map(|(s, _)| s).collect();
     assert_eq!(steps, vec![30, 20]);
 
     // TensorBoard events parse back and the loss fell.
@@ -342,7 +368,7 @@ fn run_killed_with_sigkill_resumes_to_the_same_final_loss() {
         let has_ck = std::fs::read_dir(out_b.join("tiny"))
             .ok()
             .and_then(|mut runs| runs.next())
-            .map(|run| !gfm::train::checkpoint::list(&run.unwrap().path()).is_empty())
+            .map(|run| !gfm::checkpoint::list(&run.unwrap().path()).is_empty())
             .unwrap_or(false);
         if has_ck {
             break;
@@ -375,7 +401,7 @@ fn nonfinite_loss_stops_the_run_and_names_the_last_good_checkpoint() {
         .replace("checkpoint_every = 10", "checkpoint_every = 1");
     let p = write_experiment(dir.path(), &body);
     let r = load_experiment(&p, &[]).unwrap();
-    let err = gfm::train::pretrain::run(&r, false).unwrap_err().to_string();
+    let err = gfm::recipes::run(&r, false).unwrap_err().to_string();
     assert!(err.contains("loss became") && err.contains("last good checkpoint is") && err.contains("step_000000"), "{err}");
     assert!(err.contains("train.lr"), "the message says what to change: {err}");
     let record = gfm::train::record::RunRecord::load(&only_run_dir(&out).join("record.toml")).unwrap();
@@ -395,7 +421,7 @@ fn pretraining_can_start_from_an_imported_checkpoint() {
     let (cfg, _) = gfm::export::load_pretrained::<B>(&init, &Default::default()).unwrap();
     assert_eq!((r.model.n_layers, r.model.d_model, r.model.vocab_size), (cfg.n_layers, cfg.d_model, cfg.vocab_size));
     assert_eq!(r.model.context, 16, "a shorter context than the checkpoint's is allowed");
-    gfm::train::pretrain::run(&r, false).unwrap();
+    gfm::recipes::run(&r, false).unwrap();
 
     // A field that disagrees with the checkpoint is an error naming it.
     let bad = body.replace("[model]\n", "[model]\nd_model = 48\n");
@@ -422,7 +448,7 @@ fn finetune_expands_the_vocabulary_trains_and_scores_the_test_split() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("checkpoints");
     let p = write_experiment(dir.path(), &tiny_experiment(&out, 6, ""));
-    let pre = gfm::train::pretrain::run(&load_experiment(&p, &[]).unwrap(), false).unwrap();
+    let pre = gfm::recipes::run(&load_experiment(&p, &[]).unwrap(), false).unwrap();
 
     let body = format!(
         r#"name = "ft"
@@ -432,6 +458,7 @@ seed = 3
 init_from = "{init}"
 [finetune]
 replicate = 3
+[sft]
 eval_max_examples = 16
 eval_batch_size = 8
 [[tasks]]
@@ -455,7 +482,7 @@ out_dir = "{out}"
     );
     let p = write_experiment(dir.path(), &body);
     let r = load_experiment(&p, &[]).unwrap();
-    let s = gfm::train::finetune::run(&r, false).unwrap();
+    let s = gfm::recipes::run(&r, false).unwrap();
     let run = s.run_dir;
 
     // Old ids kept, two label tokens and one task token appended after the pretrained vocabulary.
@@ -476,13 +503,13 @@ out_dir = "{out}"
     let invalid = row["invalid_rate"].as_float().unwrap();
     assert!((0.0..=1.0).contains(&invalid));
     assert!(std::fs::read_to_string(run.join("eval/results.md")).unwrap().contains("| nontata | accuracy |"));
-    assert!(!gfm::train::checkpoint::list(&run.join("best")).is_empty());
+    assert!(!gfm::checkpoint::list(&run.join("best")).is_empty());
     assert!(s.metrics.contains_key("test/nontata/accuracy"));
 
     // `gfm eval` on the best checkpoint reproduces the run's own test scores.
-    let best = gfm::train::checkpoint::list(&run.join("best"))[0].1.clone();
+    let best = gfm::checkpoint::list(&run.join("best"))[0].1.clone();
     let out = dir.path().join("eval-again");
-    let evals = gfm::train::finetune::eval::eval_checkpoint(&best, &r, "test", &out).unwrap();
+    let evals = gfm::recipes::finetune::eval::eval_checkpoint(&best, &r, "test", &out).unwrap();
     assert_eq!(evals[0].report.n as i64, row["n"].as_integer().unwrap());
     assert_eq!(evals[0].value, row["value"].as_float().unwrap());
     assert!(out.join("results.toml").exists() && out.join("results.md").exists());
@@ -503,7 +530,7 @@ fn validation_examples_are_shuffled_so_a_prefix_holds_every_class() {
         data.display()
     ))
     .unwrap();
-    let t = gfm::train::finetune::data::load_task(&spec, &Default::default(), 7).unwrap();
+    let t = gfm::recipes::finetune::data::load_task(&spec, 0.1, 7).unwrap();
     assert_eq!((t.train.len(), t.valid.len(), t.test.len()), (7227, 904, 903));
     let first: std::collections::BTreeSet<&str> = t.valid[..32].iter().map(|e| e.label.as_str()).collect();
     assert_eq!(first.len(), 2, "the first 32 validation examples hold one class only");
@@ -512,7 +539,7 @@ fn validation_examples_are_shuffled_so_a_prefix_holds_every_class() {
 #[test]
 fn neftune_noise_is_on_in_training_and_off_in_evaluation() {
     use gfm::data::sft::{sft_batch, SftFormat, SftStats, Truncation};
-    use gfm::train::finetune::sft_loss;
+    use gfm::recipes::sft::sft_loss;
     let device = Default::default();
     B::seed(&device, 9);
     let model = tiny_config(NormKind::LayerNormNoAffine, true).init::<B>(&device);
@@ -536,19 +563,19 @@ fn resume_skips_a_corrupted_newest_checkpoint_and_keeps_its_own_new_ones() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("checkpoints");
     let p = write_experiment(dir.path(), &tiny_experiment(&out, 20, ""));
-    gfm::train::pretrain::run(&load_experiment(&p, &[]).unwrap(), false).unwrap();
+    gfm::recipes::run(&load_experiment(&p, &[]).unwrap(), false).unwrap();
     let run = only_run_dir(&out);
     // Corrupt the newest checkpoint (step 20) by truncating its weights.
     let model = run.join("step_0000020/model.mpk");
     let bytes = std::fs::read(&model).unwrap();
     std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
 
-    let s = gfm::train::pretrain::run(&load_experiment(&p, &[]).unwrap(), true).unwrap();
+    let s = gfm::recipes::run(&load_experiment(&p, &[]).unwrap(), true).unwrap();
     assert_eq!(s.steps, 20);
     let record = gfm::train::record::RunRecord::load(&run.join("record.toml")).unwrap();
     assert_eq!(record.resumed_from_step, Some(10), "resumed from the previous good checkpoint");
     assert!(run.join(".corrupt-step_0000020").is_dir(), "the corrupted checkpoint is kept aside, not deleted");
-    let steps: Vec<u64> = gfm::train::checkpoint::list(&run).into_iter().map(|(s, _)| s).collect();
+    let steps: Vec<u64> = gfm::checkpoint::list(&run).into_iter().map(|(s, _)| s).collect();
     assert_eq!(steps, vec![20, 10]);
-    gfm::train::checkpoint::load(&run.join("step_0000020")).unwrap();
+    gfm::checkpoint::load(&run.join("step_0000020")).unwrap();
 }

@@ -10,15 +10,21 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DigitImages {
+    /// IDX3 training images.
     pub train_images: PathBuf,
+    /// IDX1 labels of `train_images`.
     pub train_labels: PathBuf,
+    /// IDX3 test images.
     pub test_images: PathBuf,
+    /// IDX1 labels of `test_images`.
     pub test_labels: PathBuf,
 }
 
+/// The digit classifier (`kind = "image_classifier"`): its MNIST digits and shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassifierSection {
+    /// The MNIST files.
     pub images: DigitImages,
     /// Digits to tell apart, in class order (Needle-in-DNA: 0–3).
     pub digits: Vec<u8>,
@@ -36,6 +42,7 @@ impl Default for ClassifierSection {
     }
 }
 
+/// Needle-in-DNA (`kind = "needle_in_dna"`): the runs it builds on, its DNA and its targets.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NeedleSection {
@@ -50,17 +57,14 @@ pub struct NeedleSection {
     pub length_bp: usize,
     /// Motifs used (TATAAA, CAAT, GGGCGG, TTAGGG in that order ↦ digits 0, 1, 2, 3).
     pub classes: usize,
+    /// Training sequences per motif.
     pub train_per_class: usize,
+    /// Validation sequences per motif.
     pub valid_per_class: usize,
+    /// Test sequences per motif.
     pub test_per_class: usize,
     /// Distinct MNIST images per digit that serve as targets; each example draws one (seeded).
     pub targets_per_class: usize,
-    /// NEFTune noise scale α on input embeddings in training (0: off).
-    pub neftune_alpha: f64,
-    /// Validation examples generated at each evaluation (0: all).
-    pub eval_max_examples: usize,
-    /// Sequences generated at once.
-    pub eval_batch_size: usize,
     /// Generated images per class on the sample sheet `samples.png`.
     pub sheet_per_class: usize,
 }
@@ -77,9 +81,6 @@ impl Default for NeedleSection {
             valid_per_class: 25,
             test_per_class: 50,
             targets_per_class: 1,
-            neftune_alpha: 5.0,
-            eval_max_examples: 100,
-            eval_batch_size: 32,
             sheet_per_class: 8,
         }
     }
@@ -96,6 +97,7 @@ pub struct VqvaeSection {
     pub train_labels: Option<PathBuf>,
     /// Held-out images for validation and the final reconstruction numbers (e.g. MNIST t10k).
     pub heldout_images: PathBuf,
+    /// IDX1 labels of `heldout_images`.
     pub heldout_labels: Option<PathBuf>,
     /// Use the first this many training images after the `digits` filter; 0 = all.
     pub max_train: usize,
@@ -103,27 +105,15 @@ pub struct VqvaeSection {
     pub max_heldout: usize,
     /// Keep only these labels (e.g. `[0, 1, 2, 3]`); empty = all.
     pub digits: Vec<u32>,
-    /// Hidden channels of encoder and decoder.
-    pub channels: usize,
-    /// Codes in the codebook (the image vocabulary).
-    pub codebook_size: usize,
-    /// Length of a code vector.
-    pub code_dim: usize,
-    /// EMA decay of the codebook statistics (van den Oord et al. 2017 A.1: 0.99).
-    pub decay: f64,
-    /// Commitment loss weight beta (paper: 0.25).
-    pub commitment: f64,
-    /// Laplace smoothing of EMA cluster sizes (Sonnet: 1e-5).
-    pub eps: f64,
-    /// Re-seed codes whose EMA cluster size is below this from encoder outputs; 0 disables.
-    pub dead_code_threshold: f64,
     /// Original/reconstruction pairs shown in `reconstructions.png`.
     pub grid_pairs: usize,
+    /// The model's shape and quantiser constants (`[vqvae.model]`; written as the run's
+    /// `vqvae.toml`).
+    pub model: crate::model::vqvae::VqVaeConfig,
 }
 
 impl Default for VqvaeSection {
     fn default() -> Self {
-        let m = crate::model::vqvae::VqVaeConfig::default();
         Self {
             train_images: PathBuf::new(),
             train_labels: None,
@@ -132,29 +122,92 @@ impl Default for VqvaeSection {
             max_train: 0,
             max_heldout: 0,
             digits: Vec::new(),
-            channels: m.channels,
-            codebook_size: m.codebook_size,
-            code_dim: m.code_dim,
-            decay: m.decay,
-            commitment: m.commitment,
-            eps: m.eps,
-            dead_code_threshold: m.dead_code_threshold,
             grid_pairs: 16,
+            model: crate::model::vqvae::VqVaeConfig::default(),
+        }
+    }
+}
+
+use super::sections::existing;
+
+impl DigitImages {
+    /// Make the four files absolute; each must be given and exist. `section` names them in problems.
+    pub(super) fn resolve_paths(&mut self, section: &str, base: &std::path::Path, problems: &mut Vec<String>) {
+        let DigitImages { train_images, train_labels, test_images, test_labels } = self;
+        for (key, p) in [("train_images", train_images), ("train_labels", train_labels), ("test_images", test_images), ("test_labels", test_labels)] {
+            if p.as_os_str().is_empty() {
+                problems.push(format!("{section}.{key} is missing: give the MNIST IDX file (e.g. train-images-idx3-ubyte.gz)"));
+                continue;
+            }
+            match existing(p, base) {
+                Some(c) => *p = c,
+                None => problems.push(format!("{section}.{key}: file {} not found", p.display())),
+            }
+        }
+    }
+}
+
+impl ClassifierSection {
+    pub(super) fn check(&self, problems: &mut Vec<String>) {
+        let mut seen = std::collections::BTreeSet::new();
+        if !(self.digits.len() >= 2 && self.digits.iter().all(|d| *d <= 9 && seen.insert(*d))) {
+            problems.push(format!("classifier.digits = {:?} must list at least two distinct digits 0-9", self.digits));
+        }
+        if self.channels < 1 || self.hidden < 1 {
+            problems.push("classifier.channels and classifier.hidden must be >= 1".into());
+        }
+    }
+}
+
+impl NeedleSection {
+    pub(super) fn check(&self, problems: &mut Vec<String>) {
+        let mut need = |ok: bool, msg: String| if !ok { problems.push(msg) };
+        need((1..=4).contains(&self.classes), format!("needle.classes = {} must be in 1..=4 (four motifs)", self.classes));
+        need(self.length_bp >= 6, format!("needle.length_bp = {} must hold the longest motif (6 bp)", self.length_bp));
+        need(self.train_per_class >= 1 && self.valid_per_class >= 1 && self.test_per_class >= 1,
+            "needle.train_per_class, valid_per_class and test_per_class must be >= 1".into());
+        need(self.targets_per_class >= 1, format!("needle.targets_per_class = {} must be >= 1", self.targets_per_class));
+    }
+
+    /// The target images must exist; the runs other experiments make (`vqvae`, `classifier`) are
+    /// made absolute but only checked when the run starts.
+    pub(super) fn resolve_paths(&mut self, base: &std::path::Path, problems: &mut Vec<String>) {
+        self.images.resolve_paths("needle.images", base, problems);
+        for (key, p) in [("needle.vqvae", &mut self.vqvae), ("needle.classifier", &mut self.classifier)] {
+            if p.as_os_str().is_empty() {
+                problems.push(format!("{key} is missing: give the run directory of the experiment that trains it"));
+            } else if p.is_relative() {
+                *p = base.join(&*p);
+            }
         }
     }
 }
 
 impl VqvaeSection {
-    /// The model's part of the section.
-    pub fn model(&self) -> crate::model::vqvae::VqVaeConfig {
-        crate::model::vqvae::VqVaeConfig {
-            channels: self.channels,
-            codebook_size: self.codebook_size,
-            code_dim: self.code_dim,
-            decay: self.decay,
-            commitment: self.commitment,
-            eps: self.eps,
-            dead_code_threshold: self.dead_code_threshold,
+    pub(super) fn check(&self, problems: &mut Vec<String>) {
+        let mut need = |ok: bool, msg: String| if !ok { problems.push(msg) };
+        need(!self.train_images.as_os_str().is_empty(), "kind = \"vqvae\" needs vqvae.train_images (an MNIST IDX file or a PNG folder)".into());
+        need(!self.heldout_images.as_os_str().is_empty(), "kind = \"vqvae\" needs vqvae.heldout_images (e.g. MNIST t10k-images-idx3-ubyte.gz)".into());
+        let m = &self.model;
+        need(m.channels >= 1 && m.code_dim >= 1, format!("vqvae.model.channels = {} and vqvae.model.code_dim = {} must be >= 1", m.channels, m.code_dim));
+        need(m.codebook_size >= 2, format!("vqvae.model.codebook_size = {} must be >= 2", m.codebook_size));
+        need(m.decay > 0.0 && m.decay < 1.0, format!("vqvae.model.decay = {} must be in (0, 1)", m.decay));
+        need(m.commitment >= 0.0 && m.eps > 0.0, format!("vqvae.model.commitment = {} must be >= 0 and vqvae.model.eps = {} > 0", m.commitment, m.eps));
+        need(m.dead_code_threshold >= 0.0, format!("vqvae.model.dead_code_threshold = {} must be >= 0 (0 disables)", m.dead_code_threshold));
+    }
+
+    pub(super) fn resolve_paths(&mut self, base: &std::path::Path, problems: &mut Vec<String>) {
+        for (key, p) in [
+            ("vqvae.train_images", Some(&mut self.train_images)),
+            ("vqvae.train_labels", self.train_labels.as_mut()),
+            ("vqvae.heldout_images", Some(&mut self.heldout_images)),
+            ("vqvae.heldout_labels", self.heldout_labels.as_mut()),
+        ] {
+            let Some(p) = p.filter(|p| !p.as_os_str().is_empty()) else { continue };
+            match existing(p, base) {
+                Some(c) => *p = c,
+                None => problems.push(format!("{key}: {} not found (relative to the experiment file's directory {})", p.display(), base.display())),
+            }
         }
     }
 }

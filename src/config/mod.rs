@@ -3,8 +3,12 @@
 
 mod dna2func;
 mod images;
+pub mod kinds;
+mod validate;
 pub mod presets;
+mod run;
 pub mod schema;
+mod sections;
 
 use std::path::{Path, PathBuf};
 
@@ -48,9 +52,13 @@ pub fn load_experiment(path: &Path, overrides: &[String]) -> Result<Resolved, Co
     let experiment: Experiment = if overrides.is_empty() {
         toml::from_str(&text)
     } else {
-        Experiment::deserialize(toml::Value::Table(table))
+        Experiment::deserialize(toml::Value::Table(table.clone()))
     }
     .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+    let unused = kinds::unused_sections(&table, experiment.kind);
+    if !unused.is_empty() {
+        return Err(ConfigError::Invalid { path: path.to_path_buf(), problems: unused });
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     resolve(experiment, base, path, overrides)
 }
@@ -87,7 +95,7 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
         let abs = if p.is_absolute() { p.clone() } else { base.join(&p) };
         match abs.canonicalize() {
             // An experiment's directory stands for its newest complete run: record which one.
-            Ok(c) => exp.model.init_from = Some(crate::train::init::concrete_source(&c)),
+            Ok(c) => exp.model.init_from = Some(crate::export::source::concrete_source(&c)),
             Err(_) => problems.push(format!(
                 "model.init_from: directory {} not found; run the experiment that produces it first (e.g. gfm run experiments/quickstart.toml)",
                 p.display()
@@ -95,93 +103,13 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
         }
     }
     let model = resolve_model(&mut exp.model, &mut problems);
-    validate(&exp, model.as_ref(), &mut problems);
+    exp.sft.eval_max_examples.get_or_insert(exp.kind.default_eval_max_examples());
+    validate::validate(&exp, model.as_ref(), &mut problems);
 
-    // Relative data paths are relative to the experiment file; store them absolute so the
-    // resolved config.toml in the run directory loads from anywhere.
-    let absolute = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
-    for (key, list) in [("data.train", &mut exp.data.train), ("data.valid", &mut exp.data.valid)] {
-        for p in list.iter_mut() {
-            let abs = absolute(p);
-            match abs.canonicalize() {
-                Ok(c) => *p = c,
-                Err(_) => problems.push(format!(
-                    "{key}: file {} not found (relative paths are relative to the experiment file's directory {})",
-                    p.display(),
-                    base.display()
-                )),
-            }
-        }
-    }
-    for (i, t) in exp.tasks.iter_mut().enumerate() {
-        for (key, p) in [("path", Some(&mut t.path)), ("test_path", t.test_path.as_mut()), ("reference", t.reference.as_mut())] {
-            let Some(p) = p else { continue };
-            match absolute(p).canonicalize() {
-                Ok(c) => *p = c,
-                Err(_) => problems.push(format!("tasks[{i}].{key}: {} not found", p.display())),
-            }
-        }
-    }
-    // Image files of the kinds that read digits; a run another experiment makes (needle.vqvae,
-    // needle.classifier) is made absolute but only checked when the run starts.
-    let digit_sets: Vec<(&str, &mut DigitImages)> = match exp.kind {
-        Kind::ImageClassifier => vec![("classifier.images", &mut exp.classifier.images)],
-        Kind::NeedleInDna => vec![("needle.images", &mut exp.needle.images)],
-        _ => Vec::new(),
-    };
-    for (section, images) in digit_sets {
-        let DigitImages { train_images, train_labels, test_images, test_labels } = images;
-        for (key, p) in [("train_images", train_images), ("train_labels", train_labels), ("test_images", test_images), ("test_labels", test_labels)] {
-            if p.as_os_str().is_empty() {
-                problems.push(format!("{section}.{key} is missing: give the MNIST IDX file (e.g. train-images-idx3-ubyte.gz)"));
-                continue;
-            }
-            match absolute(p).canonicalize() {
-                Ok(c) => *p = c,
-                Err(_) => problems.push(format!("{section}.{key}: file {} not found", p.display())),
-            }
-        }
-    }
-    if exp.kind == Kind::NeedleInDna {
-        for (key, p) in [("needle.vqvae", &mut exp.needle.vqvae), ("needle.classifier", &mut exp.needle.classifier)] {
-            if p.as_os_str().is_empty() {
-                problems.push(format!("{key} is missing: give the run directory of the experiment that trains it"));
-            } else {
-                *p = absolute(p);
-            }
-        }
-    }
-    if exp.kind == Kind::Vqvae {
-        let v = &mut exp.vqvae;
-        for (key, p) in [
-            ("vqvae.train_images", Some(&mut v.train_images)),
-            ("vqvae.train_labels", v.train_labels.as_mut()),
-            ("vqvae.heldout_images", Some(&mut v.heldout_images)),
-            ("vqvae.heldout_labels", v.heldout_labels.as_mut()),
-        ] {
-            let Some(p) = p.filter(|p| !p.as_os_str().is_empty()) else { continue };
-            match absolute(p).canonicalize() {
-                Ok(c) => *p = c,
-                Err(_) => problems.push(format!("{key}: {} not found (relative to the experiment file's directory {})", p.display(), base.display())),
-            }
-        }
-    }
-    if exp.kind == Kind::Mmidas {
-        exp.mmidas.resolve_paths(base, &mut problems);
-    }
-    let d2f = &mut exp.dna2func;
-    for (key, p) in [("train", d2f.train.as_mut()), ("valid", d2f.valid.as_mut()), ("test", d2f.test.as_mut())] {
-        let Some(p) = p else { continue };
-        match absolute(p).canonicalize() {
-            Ok(c) => *p = c,
-            Err(_) => problems.push(format!("dna2func.{key}: {} not found (relative to {})", p.display(), base.display())),
-        }
-    }
-    if let Some(p) = &exp.tokenizer.path {
-        match absolute(p).canonicalize() {
-            Ok(c) => exp.tokenizer.path = Some(c),
-            Err(_) => problems.push(format!("tokenizer.path: file {} not found", p.display())),
-        }
+    // Relative paths are relative to the experiment file; each section the kind reads stores
+    // its own absolute, so the resolved config.toml in the run directory loads from anywhere.
+    for name in exp.kind.sections() {
+        sections::resolve_paths(&mut exp, name, base, &mut problems);
     }
     if exp.tokenizer.vocab_size.is_none() {
         exp.tokenizer.vocab_size = model.as_ref().map(|m| m.vocab_size);
@@ -202,7 +130,7 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
 /// return the shape. Explicit fields win over a preset; against `init_from` they must agree.
 fn resolve_model(section: &mut ModelSection, problems: &mut Vec<String>) -> Option<OlmoConfig> {
     if let Some(dir) = section.init_from.clone().filter(|d| d.exists()) {
-        let c = match crate::train::init::read_config(&dir) {
+        let c = match crate::export::source::read_config(&dir) {
             Ok(c) => c,
             Err(e) => {
                 problems.push(format!("model.init_from: {e}"));
@@ -262,135 +190,18 @@ fn resolve_model(section: &mut ModelSection, problems: &mut Vec<String>) -> Opti
     Some(c)
 }
 
-fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &mut Vec<String>) {
-    let mut need = |ok: bool, msg: String| {
-        if !ok {
-            problems.push(msg)
-        }
-    };
-    need(!exp.name.trim().is_empty() && !exp.name.contains(['/', '\\']) && !exp.name.starts_with('.'), format!(
-        "name = \"{}\" must be a non-empty name without slashes or a leading dot (it names the run directory)", exp.name));
-    if let Some(m) = model {
-        need(m.n_layers >= 1, format!("model.n_layers = {} must be >= 1", m.n_layers));
-        need(m.n_heads >= 1 && m.d_model % m.n_heads == 0, format!(
-            "model.d_model = {} must be divisible by model.n_heads = {}", m.d_model, m.n_heads));
-        need(m.n_heads >= 1 && (m.d_model / m.n_heads.max(1)) % 2 == 0, format!(
-            "model.d_model / model.n_heads = {} must be even for RoPE", m.d_model / m.n_heads.max(1)));
-        need(m.mlp_ratio >= 1, format!("model.mlp_ratio = {} must be >= 1", m.mlp_ratio));
-        need(m.vocab_size >= 8, format!("model.vocab_size = {} must be >= 8 (5 special tokens + A, C, G, T)", m.vocab_size));
-        need(m.context >= 4, format!("model.context = {} must be >= 4 tokens", m.context));
-        need(m.norm_eps > 0.0, format!("model.norm_eps = {} must be > 0", m.norm_eps));
-        need(m.rope_theta > 0.0, format!("model.rope_theta = {} must be > 0", m.rope_theta));
-        need(m.init_std > 0.0, format!("model.init_std = {} must be > 0", m.init_std));
-        if let Some(v) = exp.tokenizer.vocab_size {
-            need((8..=m.vocab_size).contains(&v), format!(
-                "tokenizer.vocab_size = {v} must be between 8 and model.vocab_size = {}", m.vocab_size));
-        }
-    }
-    let d = &exp.data;
-    match exp.kind {
-        Kind::Pretrain => need(!d.train.is_empty(), "data.train is empty: list at least one FASTA file".into()),
-        Kind::Vqvae => {}
-        Kind::Mmidas => exp.mmidas.problems().into_iter().for_each(|p| need(false, p)),
-        Kind::Dna2func => {}
-        Kind::Finetune | Kind::KmerBaseline => {
-            need(!exp.tasks.is_empty(), format!("kind = \"{}\" needs at least one [[tasks]] table", exp.kind.as_str()));
-            need(exp.kind != Kind::Finetune || exp.model.init_from.is_some(),
-                "kind = \"finetune\" needs model.init_from: a gfm run, a gfm export or an OLMo checkpoint".into());
-            need(exp.kind != Kind::KmerBaseline || exp.tasks.len() == 1,
-                format!("kind = \"kmer_baseline\" takes exactly one [[tasks]] table, found {}", exp.tasks.len()));
-            need((1..=8).contains(&exp.baseline.k), format!("baseline.k = {} must be in 1..=8", exp.baseline.k));
-            let f = &exp.finetune;
-            need(f.replicate >= 1, format!("finetune.replicate = {} must be >= 1", f.replicate));
-            need(f.neftune_alpha >= 0.0, format!("finetune.neftune_alpha = {} must be >= 0", f.neftune_alpha));
-            need((0.0..1.0).contains(&f.valid_fraction), format!("finetune.valid_fraction = {} must be in [0, 1)", f.valid_fraction));
-            need(f.eval_batch_size >= 1, format!("finetune.eval_batch_size = {} must be >= 1", f.eval_batch_size));
-            let mut names = std::collections::BTreeSet::new();
-            for (i, t) in exp.tasks.iter().enumerate() {
-                need(names.insert(t.name.clone()), format!("tasks[{i}].name = \"{}\" is used twice", t.name));
-                need(!t.name.is_empty() && t.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
-                    format!("tasks[{i}].name = \"{}\" must be letters, digits, '_' or '-' (it becomes a token)", t.name));
-                need(t.weight > 0.0, format!("tasks[{i}].weight = {} must be > 0", t.weight));
-                if let Some(s) = t.split {
-                    need(s.iter().all(|f| *f >= 0.0) && s.iter().sum::<f64>() <= 1.0 + 1e-9 && s[0] > 0.0 && s[2] > 0.0,
-                        format!("tasks[{i}].split = {s:?} must be three non-negative fractions [train, valid, test] summing to at most 1 (the rest is unused)"));
-                }
-                need(t.test_path.is_some() || t.split.is_some() || t.format == TaskFormat::GenomicBenchmarks,
-                    format!("tasks[{i}] ({}) needs test_path or split = [train, valid, test]", t.name));
-                need(t.format != TaskFormat::GenomicBenchmarks || t.reference.is_some(),
-                    format!("tasks[{i}] ({}): genomic_benchmarks needs reference = \"<FASTA>\"", t.name));
-            }
-        }
-        Kind::ImageClassifier => {
-            let c = &exp.classifier;
-            let mut seen = std::collections::BTreeSet::new();
-            need(c.digits.len() >= 2 && c.digits.iter().all(|d| *d <= 9 && seen.insert(*d)),
-                format!("classifier.digits = {:?} must list at least two distinct digits 0-9", c.digits));
-            need(c.channels >= 1 && c.hidden >= 1, "classifier.channels and classifier.hidden must be >= 1".into());
-        }
-        Kind::NeedleInDna => {
-            let n = &exp.needle;
-            need(exp.model.init_from.is_some(),
-                "kind = \"needle_in_dna\" needs model.init_from: a pretrained DNA model (e.g. ../checkpoints/quickstart)".into());
-            need((1..=4).contains(&n.classes), format!("needle.classes = {} must be in 1..=4 (four motifs)", n.classes));
-            need(n.length_bp >= 6, format!("needle.length_bp = {} must hold the longest motif (6 bp)", n.length_bp));
-            need(n.train_per_class >= 1 && n.valid_per_class >= 1 && n.test_per_class >= 1,
-                "needle.train_per_class, valid_per_class and test_per_class must be >= 1".into());
-            need(n.targets_per_class >= 1, format!("needle.targets_per_class = {} must be >= 1", n.targets_per_class));
-            need(n.neftune_alpha >= 0.0, format!("needle.neftune_alpha = {} must be >= 0", n.neftune_alpha));
-            need(n.eval_batch_size >= 1, format!("needle.eval_batch_size = {} must be >= 1", n.eval_batch_size));
-        }
-    }
-    if exp.kind == Kind::Vqvae {
-        let v = &exp.vqvae;
-        need(!v.train_images.as_os_str().is_empty(), "kind = \"vqvae\" needs vqvae.train_images (an MNIST IDX file or a PNG folder)".into());
-        need(!v.heldout_images.as_os_str().is_empty(), "kind = \"vqvae\" needs vqvae.heldout_images (e.g. MNIST t10k-images-idx3-ubyte.gz)".into());
-        need(v.channels >= 1 && v.code_dim >= 1, format!("vqvae.channels = {} and vqvae.code_dim = {} must be >= 1", v.channels, v.code_dim));
-        need(v.codebook_size >= 2, format!("vqvae.codebook_size = {} must be >= 2", v.codebook_size));
-        need(v.decay > 0.0 && v.decay < 1.0, format!("vqvae.decay = {} must be in (0, 1)", v.decay));
-        need(v.commitment >= 0.0 && v.eps > 0.0, format!("vqvae.commitment = {} must be >= 0 and vqvae.eps = {} > 0", v.commitment, v.eps));
-        need(v.dead_code_threshold >= 0.0, format!("vqvae.dead_code_threshold = {} must be >= 0 (0 disables)", v.dead_code_threshold));
-    }
-    if exp.kind == Kind::Dna2func {
-        let f = &exp.dna2func;
-        need(exp.model.init_from.is_some(), "kind = \"dna2func\" needs model.init_from: a pretrained DNA model".into());
-        for (key, p) in [("train", &f.train), ("valid", &f.valid), ("test", &f.test)] {
-            need(p.is_some(), format!("kind = \"dna2func\" needs dna2func.{key} = \"<table.parquet>\""));
-        }
-        need(f.window_bp >= 1, format!("dna2func.window_bp = {} must be >= 1", f.window_bp));
-        need(f.max_answer_tokens >= 2, format!("dna2func.max_answer_tokens = {} must be >= 2 (one text token and [SEP])", f.max_answer_tokens));
-        need(f.text_vocab_size > 256, format!("dna2func.text_vocab_size = {} must exceed the 256 byte symbols", f.text_vocab_size));
-        need(f.neftune_alpha >= 0.0, format!("dna2func.neftune_alpha = {} must be >= 0", f.neftune_alpha));
-        need(f.eval_batch_size >= 1, format!("dna2func.eval_batch_size = {} must be >= 1", f.eval_batch_size));
-    }
-    need(d.valid_fraction >= 0.0 && d.valid_fraction < 1.0, format!(
-        "data.valid_fraction = {} must be in [0, 1)", d.valid_fraction));
-    need(d.min_tokens >= 2, format!("data.min_tokens = {} must be >= 2", d.min_tokens));
-    let t = &exp.train;
-    need(t.batch_size >= 1, format!("train.batch_size = {} must be >= 1", t.batch_size));
-    need(t.grad_accum >= 1, format!("train.grad_accum = {} must be >= 1", t.grad_accum));
-    let dur_ok = match t.duration {
-        Duration::Steps(n) | Duration::Tokens(n) => n > 0,
-        Duration::Epochs(e) => e > 0.0 && e.is_finite(),
-    };
-    need(dur_ok, format!("train.duration = {:?} must be positive", t.duration));
-    need(t.lr > 0.0 && t.lr.is_finite(), format!("train.lr = {} must be > 0", t.lr));
-    need((0.0..=1.0).contains(&t.min_lr_ratio), format!("train.min_lr_ratio = {} must be in [0, 1]", t.min_lr_ratio));
-    need(t.weight_decay >= 0.0, format!("train.weight_decay = {} must be >= 0", t.weight_decay));
-    need((0.0..1.0).contains(&t.beta1), format!("train.beta1 = {} must be in [0, 1)", t.beta1));
-    need((0.0..1.0).contains(&t.beta2), format!("train.beta2 = {} must be in [0, 1)", t.beta2));
-    need(t.adam_eps > 0.0, format!("train.adam_eps = {} must be > 0", t.adam_eps));
-    need(t.grad_clip_norm >= 0.0, format!("train.grad_clip_norm = {} must be >= 0 (0 disables)", t.grad_clip_norm));
-    need(t.log_every >= 1, format!("train.log_every = {} must be >= 1", t.log_every));
-    need(t.checkpoint_every >= 1, format!("train.checkpoint_every = {} must be >= 1", t.checkpoint_every));
-    need(t.keep_last >= 1, format!("train.keep_last = {} must be >= 1", t.keep_last));
-    need(exp.run.tdp_watts > 0.0, format!("run.tdp_watts = {} must be > 0", exp.run.tdp_watts));
-}
-
 impl Resolved {
     /// The resolved experiment as TOML, with a provenance header; loadable by `gfm run`.
+    /// Only the sections the experiment's kind reads are written.
     pub fn to_toml(&self, git_commit: Option<&str>) -> String {
-        let body = toml::to_string_pretty(&self.experiment).unwrap_or_else(|e| format!("# serialisation failed: {e}\n"));
+        let kind = self.experiment.kind;
+        let body = toml::Table::try_from(&self.experiment)
+            .map(|mut t| {
+                t.retain(|key, _| kind.reads(key));
+                t
+            })
+            .and_then(|t| toml::to_string_pretty(&t))
+            .unwrap_or_else(|e| format!("# serialisation failed: {e}\n"));
         let mut head = format!(
             "# Resolved by gfm {} from {}\n# git commit: {}\n",
             env!("CARGO_PKG_VERSION"),
@@ -400,8 +211,10 @@ impl Resolved {
         for o in &self.overrides {
             head.push_str(&format!("# override: --set {o}\n"));
         }
-        head.push_str(&format!("# parameters: {}\n\n", self.model.num_params()));
-        head + &body
+        if kind.is_language_model() {
+            head.push_str(&format!("# parameters: {}\n", self.model.num_params()));
+        }
+        head + "\n" + &body
     }
 
     /// Tokens per optimizer step at full windows.

@@ -8,58 +8,30 @@ use serde::{Deserialize, Serialize};
 
 pub use super::dna2func::{Dna2funcQuestion, Dna2funcSection, Dna2funcSelect, Dna2funcSequences};
 pub use super::images::{ClassifierSection, DigitImages, NeedleSection, VqvaeSection};
+pub use super::kinds::Kind;
+pub use super::run::{Duration, RunSection, Schedule, TrainSection};
+pub use crate::backend::DeviceKind;
 use crate::data::fasta::AmbiguityPolicy;
 use crate::model::NormKind;
 
-/// What `gfm run` does with the experiment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// Next-token pretraining of an OLMo decoder on DNA.
-    Pretrain,
-    /// Multi-task supervised finetuning by vocabulary expansion (Omni-DNA), then evaluation.
-    Finetune,
-    /// Logistic regression on k-mer frequencies for one task: the baseline beside `finetune`.
-    KmerBaseline,
-    /// The small CNN digit classifier that scores Needle-in-DNA's generated images.
-    ImageClassifier,
-    /// Needle-in-DNA (Omni-DNA §5.2): DNA with a planted motif → VQ-VAE tokens of a digit image.
-    NeedleInDna,
-    /// A VQ-VAE on 28 x 28 images (MNIST): image tokens for cross-modal tasks.
-    Vqvae,
-    /// MMIDAS coupled mixture VAE over per-modality gene embeddings, with consensus pruning.
-    Mmidas,
-    /// DNA to free text (DNA2Func): text-token vocabulary expansion, finetuning, generation.
-    Dna2func,
-}
-
-impl Kind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Kind::Pretrain => "pretrain",
-            Kind::Finetune => "finetune",
-            Kind::KmerBaseline => "kmer_baseline",
-            Kind::ImageClassifier => "image_classifier",
-            Kind::NeedleInDna => "needle_in_dna",
-            Kind::Vqvae => "vqvae",
-            Kind::Mmidas => "mmidas",
-            Kind::Dna2func => "dna2func",
-        }
-    }
-}
-
+/// One experiment file. `name`, `kind`, `seed`, `[train]` and `[run]` apply to every kind; each
+/// other section belongs to the kinds that read it ([`Kind::sections`]), and a section the chosen
+/// kind does not read is an error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
     /// Names the run directory `checkpoints/<name>/<run id>/`.
     pub name: String,
+    /// What `gfm run` does with the experiment; it decides which other sections are read.
     pub kind: Kind,
     /// Seeds initialisation, data split and shuffling, and per-step randomness.
     #[serde(default = "default_seed")]
     pub seed: u64,
     #[serde(default)]
+    /// The OLMo model (`pretrain` and the finetuning kinds).
     pub model: ModelSection,
     #[serde(default)]
+    /// The DNA tokenizer (`pretrain` and the finetuning kinds).
     pub tokenizer: TokenizerSection,
     /// Pretraining data (`kind = "pretrain"`).
     #[serde(default)]
@@ -67,6 +39,9 @@ pub struct Experiment {
     /// Finetuning options (`kind = "finetune"`).
     #[serde(default)]
     pub finetune: FinetuneSection,
+    /// Options every supervised-finetuning kind shares (`finetune`, `needle_in_dna`, `dna2func`).
+    #[serde(default)]
+    pub sft: SftSection,
     /// Benchmark tasks to finetune on and evaluate (`kind = "finetune"`), as `[[tasks]]` tables.
     #[serde(default)]
     pub tasks: Vec<TaskSpec>,
@@ -88,8 +63,10 @@ pub struct Experiment {
     /// DNA-to-text options (`kind = "dna2func"`).
     #[serde(default)]
     pub dna2func: Dna2funcSection,
+    /// Optimizer, schedule, batch and evaluation cadence of the one loop.
     #[serde(default)]
     pub train: TrainSection,
+    /// Where runs go and on which device.
     #[serde(default)]
     pub run: RunSection,
 }
@@ -109,20 +86,31 @@ pub struct ModelSection {
     /// One of `tiny`, `omni_dna_20m`, `omni_dna_60m`, `omni_dna_116m`, `omni_dna_300m`,
     /// `omni_dna_700m`, `omni_dna_1b`. Default `omni_dna_20m`.
     pub preset: Option<String>,
+    /// Transformer blocks.
     pub n_layers: Option<usize>,
+    /// Width of the residual stream.
     pub d_model: Option<usize>,
+    /// Attention heads; `d_model / n_heads` must be even (RoPE).
     pub n_heads: Option<usize>,
+    /// SwiGLU hidden width as a multiple of `d_model`.
     pub mlp_ratio: Option<usize>,
+    /// Rows of the embedding table (at least the tokenizer's vocabulary).
     pub vocab_size: Option<usize>,
+    /// Longest sequence in tokens, specials included.
     pub context: Option<usize>,
     /// `layer_norm_no_affine` (OLMo no-bias LayerNorm) or `rms_norm` (RMSNorm with scale).
     pub norm: Option<NormKind>,
+    /// Epsilon of the norms.
     pub norm_eps: Option<f64>,
+    /// RoPE base frequency.
     pub rope_theta: Option<f64>,
+    /// Share the input embedding with the output projection.
     pub tie_embeddings: Option<bool>,
+    /// Standard deviation of the normal weight initialisation.
     pub init_std: Option<f64>,
 }
 
+/// The DNA tokenizer: a given `tokenizer.json`, or a BPE trained on the training data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenizerSection {
@@ -146,6 +134,7 @@ impl Default for TokenizerSection {
     }
 }
 
+/// Pretraining data: FASTA files, the held-out split and the ambiguity policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
@@ -156,6 +145,7 @@ pub struct DataSection {
     #[serde(default)]
     pub valid: Vec<PathBuf>,
     #[serde(default = "default_valid_fraction")]
+    /// Fraction of the training windows held out by seed when `valid` is empty.
     pub valid_fraction: f64,
     /// What to do with N and other IUPAC ambiguity codes: `unk` (keep, tokenised as [UNK]),
     /// `split` (cut records at them), `drop` (skip records containing any).
@@ -190,46 +180,62 @@ impl Default for DataSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FinetuneSection {
-    /// NEFTune noise `alpha / sqrt(L * d) * U(-1, 1)` on input embeddings in training (Omni-DNA: 5); 0 disables.
-    pub neftune_alpha: f64,
     /// Times the label token is repeated in training answers (Omni-DNA: 10).
     pub replicate: usize,
     /// Examples longer than the context: `dna_left`, `dna_right` (cut DNA) or `drop`.
     pub truncation: crate::data::sft::Truncation,
     /// Fraction of each task's training examples held out for validation, by seed (Omni-DNA: 10 %).
     pub valid_fraction: f64,
-    /// Validation examples per task generated at each evaluation (0: all).
-    pub eval_max_examples: usize,
-    /// Prompts decoded together in generation.
-    pub eval_batch_size: usize,
     /// Prefix every prompt with a per-task token `[TASK_<name>]`.
     pub task_tokens: bool,
 }
 
 impl Default for FinetuneSection {
     fn default() -> Self {
-        Self {
-            neftune_alpha: 5.0,
-            replicate: 10,
-            truncation: crate::data::sft::Truncation::DnaLeft,
-            valid_fraction: 0.1,
-            eval_max_examples: 256,
-            eval_batch_size: 32,
-            task_tokens: true,
-        }
+        Self { replicate: 10, truncation: crate::data::sft::Truncation::DnaLeft, valid_fraction: 0.1, task_tokens: true }
     }
 }
 
+/// The options of supervised finetuning that `finetune`, `needle_in_dna` and `dna2func` share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SftSection {
+    /// NEFTune noise `alpha / sqrt(L * d) * U(-1, 1)` on input embeddings in training
+    /// (Jain et al. 2023; Omni-DNA: 5); 0 disables.
+    pub neftune_alpha: f64,
+    /// Validation examples (per task) generated at each evaluation; 0: all. Default by kind:
+    /// 256 (`finetune`), 100 (`needle_in_dna`), all (`dna2func`).
+    pub eval_max_examples: Option<usize>,
+    /// Prompts decoded together in generation.
+    pub eval_batch_size: usize,
+}
+
+impl Default for SftSection {
+    fn default() -> Self {
+        Self { neftune_alpha: 5.0, eval_max_examples: None, eval_batch_size: 32 }
+    }
+}
+
+impl SftSection {
+    /// Validation examples generated per evaluation (0: all); filled by kind when resolved.
+    pub fn eval_examples(&self) -> usize {
+        self.eval_max_examples.unwrap_or(0)
+    }
+}
+
+/// The k-mer logistic-regression baseline (`kind = "kmer_baseline"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BaselineSection {
     /// k-mer length; the model has `4^k` inputs per class.
     pub k: usize,
+    /// Fraction of the task's training examples held out for validation, by seed.
+    pub valid_fraction: f64,
 }
 
 impl Default for BaselineSection {
     fn default() -> Self {
-        Self { k: 4 }
+        Self { k: 4, valid_fraction: 0.1 }
     }
 }
 
@@ -251,6 +257,7 @@ pub enum TaskFormat {
 pub struct TaskSpec {
     /// Names the task's token and its rows in the results.
     pub name: String,
+    /// How the task's files are laid out.
     pub format: TaskFormat,
     /// Table file, NT file, or GB dataset directory.
     pub path: PathBuf,
@@ -282,105 +289,4 @@ fn default_min_bp() -> usize {
 }
 fn default_min_tokens() -> usize {
     16
-}
-
-/// How long to train, in named units (OLMo-core `Duration`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Duration {
-    Steps(u64),
-    Tokens(u64),
-    Epochs(f64),
-}
-
-/// Learning-rate schedule after the linear warm-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Schedule {
-    /// Cosine decay from `lr` to `lr * min_lr_ratio` at the last step.
-    Cosine,
-    /// Linear decay from `lr` to `lr * min_lr_ratio`.
-    Linear,
-    Constant,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TrainSection {
-    /// Sequences per micro-batch.
-    pub batch_size: usize,
-    /// Micro-batches per optimizer step; tokens/step = batch_size x grad_accum x context.
-    pub grad_accum: usize,
-    pub duration: Duration,
-    /// Peak learning rate.
-    pub lr: f64,
-    pub warmup_steps: u64,
-    pub schedule: Schedule,
-    /// Floor of the decay as a fraction of `lr`.
-    pub min_lr_ratio: f64,
-    /// Decoupled weight decay of AdamW (PyTorch semantics: `p *= 1 - lr * weight_decay`).
-    pub weight_decay: f64,
-    pub beta1: f64,
-    pub beta2: f64,
-    /// AdamW epsilon (PyTorch default 1e-8; burn's default is 1e-5, so it is always set).
-    pub adam_eps: f64,
-    /// Clip the global gradient norm to this value; 0 disables clipping.
-    pub grad_clip_norm: f64,
-    /// Validation every this many steps (and at the end); 0 disables.
-    pub eval_every: u64,
-    /// Validation micro-batches per evaluation; 0 means the whole validation set.
-    pub eval_batches: usize,
-    pub log_every: u64,
-    pub checkpoint_every: u64,
-    /// Keep only the newest this many checkpoints (the newest is always kept).
-    pub keep_last: usize,
-}
-
-impl Default for TrainSection {
-    fn default() -> Self {
-        Self {
-            batch_size: 16,
-            grad_accum: 1,
-            duration: Duration::Steps(1000),
-            lr: 6e-4,
-            warmup_steps: 100,
-            schedule: Schedule::Cosine,
-            min_lr_ratio: 0.1,
-            weight_decay: 0.1,
-            beta1: 0.9,
-            beta2: 0.95,
-            adam_eps: 1e-8,
-            grad_clip_norm: 1.0,
-            eval_every: 100,
-            eval_batches: 0,
-            log_every: 10,
-            checkpoint_every: 200,
-            keep_last: 3,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceKind {
-    Cpu,
-    Cuda,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RunSection {
-    /// Root of run directories; relative to the current directory.
-    pub out_dir: PathBuf,
-    pub device: DeviceKind,
-    /// Continue the newest run of this experiment from its newest complete checkpoint.
-    pub resume: bool,
-    /// Declared power draw for the energy estimate when no power counter is readable.
-    pub tdp_watts: f64,
-}
-
-impl Default for RunSection {
-    fn default() -> Self {
-        Self { out_dir: PathBuf::from("checkpoints"), device: DeviceKind::Cpu, resume: false, tdp_watts: 65.0 }
-    }
 }

@@ -17,8 +17,7 @@ mod split;
 mod table;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 pub use intervals::{
@@ -159,21 +158,9 @@ pub enum BenchmarkError {
     Reference(#[from] DataError),
 }
 
-/// Open a text file that may be gzip-compressed; gzip is recognised by its magic bytes
-/// `1f 8b`, not by the file name. Concatenated gzip members (bgzip) are read whole.
+/// Open a text file that may be gzip-compressed (by content: `data::compressed`).
 fn open_text(path: &Path) -> Result<Box<dyn BufRead>, BenchmarkError> {
-    let open_err = |cause| BenchmarkError::Open {
-        path: path.into(),
-        cause,
-    };
-    let mut reader = BufReader::new(File::open(path).map_err(open_err)?);
-    let head = reader.fill_buf().map_err(open_err)?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        let gz = flate2::bufread::MultiGzDecoder::new(reader);
-        Ok(Box::new(BufReader::new(gz)))
-    } else {
-        Ok(Box::new(reader))
-    }
+    super::compressed::open_maybe_gz(path).map_err(|cause| BenchmarkError::Open { path: path.into(), cause })
 }
 
 /// A character that is not a base: its 1-based position in the sequence and a description.
@@ -232,6 +219,7 @@ fn shared_data(rel: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
     use std::io::{Read, Write};
 
     #[test]

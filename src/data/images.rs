@@ -9,7 +9,6 @@
 //! Images are `ndim = 3` (`0x00000803`: count, rows, cols), labels `ndim = 1` (`0x00000801`).
 //! Files may be gzip-compressed (detected by the gzip magic, not the file name).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Image side in pixels.
@@ -80,15 +79,16 @@ pub fn to_unit(img: &Image) -> [f32; PIXELS] {
 
 /// The whole file, gunzipped when it starts with the gzip magic `1f 8b`.
 fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, ImageError> {
-    let io = |source| ImageError::Io { path: path.to_path_buf(), source };
-    let raw = std::fs::read(path).map_err(io)?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(io)?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
+    super::compressed::read_maybe_gz(path).map_err(|source| ImageError::Io { path: path.to_path_buf(), source })
+}
+
+/// An IDX file (`.gz` or raw) of `ndim` dimensions of `u8` (yann.lecun.com/exdb/mnist):
+/// big-endian magic `0x0000_08NN`, `ndim` u32 sizes, then the data. Returns the sizes and the
+/// data; `what` names the file kind in errors (`images`, `labels`).
+pub fn read_idx(path: &Path, ndim: u8, what: &'static str) -> Result<(Vec<usize>, Vec<u8>), ImageError> {
+    let bytes = read_maybe_gz(path)?;
+    let (dims, data) = idx_header(path, &bytes, ndim, what)?;
+    Ok((dims, data.to_vec()))
 }
 
 /// Check the magic and read the `ndim` sizes; returns the sizes and the data after the header.
@@ -118,8 +118,7 @@ fn idx_header<'a>(path: &Path, bytes: &'a [u8], ndim: u8, what: &'static str) ->
 
 /// Read an IDX3 image file (`.gz` or raw) of 28 x 28 `u8` images.
 pub fn read_idx_images(path: &Path) -> Result<Vec<Image>, ImageError> {
-    let bytes = read_maybe_gz(path)?;
-    let (dims, data) = idx_header(path, &bytes, 3, "images")?;
+    let (dims, data) = read_idx(path, 3, "images")?;
     if dims[1] != SIDE || dims[2] != SIDE {
         return Err(ImageError::WrongSize { path: path.to_path_buf(), rows: dims[1], cols: dims[2] });
     }
@@ -128,9 +127,7 @@ pub fn read_idx_images(path: &Path) -> Result<Vec<Image>, ImageError> {
 
 /// Read an IDX1 label file (`.gz` or raw).
 pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, ImageError> {
-    let bytes = read_maybe_gz(path)?;
-    let (_, data) = idx_header(path, &bytes, 1, "labels")?;
-    Ok(data.to_vec())
+    Ok(read_idx(path, 1, "labels")?.1)
 }
 
 /// Read an MNIST pair of image and label files; classes are `"0"` .. `"9"`.

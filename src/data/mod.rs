@@ -5,6 +5,7 @@
 //! `epoch_permutation` (each epoch visits the training windows in a fresh, reproducible order).
 
 pub mod benchmarks;
+pub mod compressed;
 pub mod dna2text;
 pub mod fasta;
 pub mod needle;

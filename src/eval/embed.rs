@@ -132,10 +132,10 @@ pub fn embed_fasta<B: Kernels>(
     opts: &EmbedOptions,
     device: &B::Device,
 ) -> Result<EmbedSummary, EmbedError> {
-    let source = crate::train::init::concrete_source(checkpoint);
+    let source = crate::export::source::concrete_source(checkpoint);
     let load = |message: String| EmbedError::Load { path: source.clone(), message };
-    let (cfg, model) = crate::train::init::load_model::<B>(&source, device).map_err(|e| load(e.to_string()))?;
-    let tok_path = crate::train::init::tokenizer_path(&source)
+    let (cfg, model) = crate::export::source::load_model::<B>(&source, device).map_err(|e| load(e.to_string()))?;
+    let tok_path = crate::export::source::tokenizer_path(&source)
         .ok_or_else(|| load("no tokenizer.json beside the weights; embed from a gfm run or export".into()))?;
     let tok = DnaTokenizer::from_file(&tok_path)?;
     let (records, _) = read_fasta(fasta, AmbiguityPolicy::Unk, 1)?;

@@ -9,10 +9,11 @@
 //! - [`keys::KEY_TABLE`]: the one table of parameter names and transforms.
 
 mod hf_config;
+pub mod source;
 mod import;
 pub mod keys;
 pub mod params;
-mod safetensors_file;
+pub mod safetensors_file;
 mod writer;
 
 use std::fmt;
@@ -116,7 +117,7 @@ pub enum ImportError {
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error(transparent)]
-    Checkpoint(#[from] crate::train::checkpoint::CheckpointError),
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
     #[error("{src} is neither a run directory (with config.toml and step_NNNNNNN/ checkpoints) nor a checkpoint directory (with manifest.toml) inside one")]
     NotARun { src: PathBuf },
     #[error("cannot read the model shape from {path}: {reason}")]

@@ -21,7 +21,7 @@ use super::hf_config::{self, HF_NORM_EPS};
 use super::{keys, params, safetensors_file, ExportDtype, ExportError, ExportFormat};
 use crate::model::{NormKind, OlmoConfig, OlmoModel};
 use crate::tokenizer::DnaTokenizer;
-use crate::train::checkpoint::{self, LoadedCheckpoint};
+use crate::checkpoint::{self, LoadedCheckpoint};
 
 /// Provenance file in every export; its presence marks a directory as safe to replace.
 pub const EXPORT_MARKER: &str = "gfm_export.json";
@@ -97,7 +97,7 @@ pub fn export_model<B: Backend>(
 /// resolved `[model]` section alone, with a warning.
 fn run_model_config(run_dir: &Path, warnings: &mut Vec<String>) -> Result<OlmoConfig, ExportError> {
     // The exact shape of the run's checkpoints (after any vocabulary expansion), when recorded.
-    if let Ok(cfg) = crate::train::init::read_config(run_dir) {
+    if let Ok(cfg) = crate::export::source::read_config(run_dir) {
         return Ok(cfg);
     }
     let path = run_dir.join("config.toml");

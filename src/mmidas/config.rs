@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::model::ArmConfig;
 use super::prune::SelectionRule;
 
 /// How a modality's table is stored; `auto` picks by file extension.
@@ -91,27 +92,16 @@ pub struct MmidasSection {
     /// Optimizer steps after each pruning (`n_epoch_p`, in steps); the first round trains for
     /// `train.duration`.
     pub steps_per_round: u64,
-    /// Softmax temperature of the categorical head (`tau`; 0.1 in `tutorials/train_mixvae.py`,
-    /// 0.005 in `init_model`).
-    pub tau: f64,
     /// Gumbel-softmax temperature in training (`temp`, 1).
     pub temperature: f64,
     /// Weight of the log-simplex distance between arms (`lam`, 1).
     pub coupling: f64,
     /// Weight of the state KL (`beta`, 1).
     pub beta: f64,
-    /// Hidden width (`fc_dim`, 100).
-    pub hidden: usize,
-    /// Hidden layers of encoder and decoder (fc1..fc4 in the reference: 4).
-    pub hidden_layers: usize,
-    /// Code size (`lowD_dim`, 10).
-    pub latent: usize,
-    /// Continuous state size (`state_dim`, 3 in `tutorials/train_mixvae.py`).
-    pub state_dim: usize,
-    /// Input dropout (`x_drop`; `p_drop` 0.25 in `tutorials/train_mixvae.py`).
-    pub dropout: f64,
-    /// Batch-norm running-statistics momentum (`momentum`, 0.01).
-    pub batch_norm_momentum: f64,
+    /// The arms' shape (`[mmidas.model]`): hidden width and layers, code and state sizes,
+    /// dropout, the categorical head's `tau`, batch-norm momentum.
+    pub model: ArmConfig,
+    /// How the pruning round whose labels are kept is chosen.
     pub selection: SelectionRule,
     /// Single-modality baselines beside the joint clusters: Leiden on each modality's kNN graph
     /// and UMAP figures coloured by Leiden, MMIDAS and reference labels.
@@ -133,16 +123,10 @@ impl Default for MmidasSection {
             stop_at_consensus: false,
             max_rounds: 0,
             steps_per_round: 500,
-            tau: 0.1,
             temperature: 1.0,
             coupling: 1.0,
             beta: 1.0,
-            hidden: 100,
-            hidden_layers: 4,
-            latent: 10,
-            state_dim: 3,
-            dropout: 0.25,
-            batch_norm_momentum: 0.01,
+            model: ArmConfig::default(),
             selection: SelectionRule::LargestKAbove,
             views: true,
             views_k: 15,
@@ -171,16 +155,17 @@ impl MmidasSection {
             "mmidas.min_categories = {} must be in 1..=n_categories ({})", self.min_categories, self.n_categories));
         need((0.0..=1.0).contains(&self.consensus_min), format!("mmidas.consensus_min = {} must be in [0, 1]", self.consensus_min));
         need(self.steps_per_round >= 1, format!("mmidas.steps_per_round = {} must be >= 1", self.steps_per_round));
-        need(self.tau > 0.0, format!("mmidas.tau = {} must be > 0", self.tau));
+        let m = &self.model;
+        need(m.tau > 0.0, format!("mmidas.model.tau = {} must be > 0", m.tau));
         need(self.temperature > 0.0, format!("mmidas.temperature = {} must be > 0", self.temperature));
         need(self.coupling >= 0.0, format!("mmidas.coupling = {} must be >= 0", self.coupling));
         need(self.beta >= 0.0, format!("mmidas.beta = {} must be >= 0", self.beta));
-        for (key, v) in [("hidden", self.hidden), ("hidden_layers", self.hidden_layers), ("latent", self.latent), ("state_dim", self.state_dim)] {
-            need(v >= 1, format!("mmidas.{key} = {v} must be >= 1"));
+        for (key, v) in [("hidden", m.hidden), ("hidden_layers", m.hidden_layers), ("latent", m.latent), ("state_dim", m.state_dim)] {
+            need(v >= 1, format!("mmidas.model.{key} = {v} must be >= 1"));
         }
-        need((0.0..1.0).contains(&self.dropout), format!("mmidas.dropout = {} must be in [0, 1)", self.dropout));
-        need(self.batch_norm_momentum > 0.0 && self.batch_norm_momentum <= 1.0, format!(
-            "mmidas.batch_norm_momentum = {} must be in (0, 1]", self.batch_norm_momentum));
+        need((0.0..1.0).contains(&m.dropout), format!("mmidas.model.dropout = {} must be in [0, 1)", m.dropout));
+        need(m.batch_norm_momentum > 0.0 && m.batch_norm_momentum <= 1.0, format!(
+            "mmidas.model.batch_norm_momentum = {} must be in (0, 1]", m.batch_norm_momentum));
         p
     }
 

@@ -6,14 +6,12 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+
 use std::path::Path;
 
 use super::config::TableFormat;
+use super::npy::{read_npy, read_npz};
 use super::{EmbeddingTable, InputError};
-
-const NPY_MAGIC: &[u8; 6] = b"\x93NUMPY";
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Read one modality's table. `.npy` and `.safetensors` need `ids_path` (one id per line, in row
 /// order); anything else is read as CSV/TSV with a header row and the id in the first column.
@@ -72,15 +70,15 @@ pub fn read_table_as(
     finish(path, modality, ids, dim, values)
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InputError + '_ {
+pub(super) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InputError + '_ {
     move |source| InputError::Io { path: path.to_path_buf(), source }
 }
 
-fn truncated(path: &Path, expected: u64, found: u64) -> InputError {
+pub(super) fn truncated(path: &Path, expected: u64, found: u64) -> InputError {
     InputError::Truncated { path: path.to_path_buf(), expected, found }
 }
 
-fn format_err(path: &Path, reason: impl Into<String>) -> InputError {
+pub(super) fn format_err(path: &Path, reason: impl Into<String>) -> InputError {
     InputError::Format { path: path.to_path_buf(), reason: reason.into() }
 }
 
@@ -151,14 +149,14 @@ fn read_ids_for(
 }
 
 /// Bytes the data section must hold, or an error if the shape overflows.
-fn data_bytes(path: &Path, rows: usize, dim: usize, item: usize) -> Result<u64, InputError> {
+pub(super) fn data_bytes(path: &Path, rows: usize, dim: usize, item: usize) -> Result<u64, InputError> {
     rows.checked_mul(dim)
         .and_then(|n| n.checked_mul(item))
         .map(|n| n as u64)
         .ok_or_else(|| format_err(path, format!("shape ({rows}, {dim}) overflows")))
 }
 
-fn check_size(path: &Path, expected: u64, available: u64) -> Result<(), InputError> {
+pub(super) fn check_size(path: &Path, expected: u64, available: u64) -> Result<(), InputError> {
     if available < expected {
         return Err(InputError::Truncated { path: path.to_path_buf(), expected, found: available });
     }
@@ -172,107 +170,6 @@ fn check_size(path: &Path, expected: u64, available: u64) -> Result<(), InputErr
         ));
     }
     Ok(())
-}
-
-fn decode<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
-    bytes.chunks_exact(N).map(|c| f(c.try_into().expect("chunk size"))).collect()
-}
-
-/// NumPy `.npy` v1/v2/v3: little-endian `<f4`/`<f8`, C order, 2-D.
-fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
-    parse_npy(path, &bytes)
-}
-
-/// Parse `.npy` bytes (a file, or a member of an `.npz` archive).
-fn parse_npy(path: &Path, bytes: &[u8]) -> Result<(usize, usize, Vec<f32>), InputError> {
-    let file_len = bytes.len() as u64;
-    let bad = |reason: String| InputError::NpyHeader { path: path.to_path_buf(), reason };
-    if file_len < 10 {
-        return Err(truncated(path, 10, file_len));
-    }
-    let got = file_len.min(12) as usize;
-    let mut prefix = [0u8; 12];
-    prefix[..got].copy_from_slice(&bytes[..got]);
-    if &prefix[..6] != NPY_MAGIC {
-        return Err(bad("missing the \\x93NUMPY magic; is this a .npy file?".into()));
-    }
-    let (header_len, header_start) = match prefix[6] {
-        1 => (u16::from_le_bytes([prefix[8], prefix[9]]) as u64, 10u64),
-        2 | 3 if got == 12 => (u32::from_le_bytes(prefix[8..12].try_into().unwrap()) as u64, 12),
-        2 | 3 => return Err(truncated(path, 12, file_len)),
-        v => return Err(bad(format!("version {v}.{} is not supported (1, 2, 3 are)", prefix[7]))),
-    };
-    let data_start = header_start + header_len;
-    if data_start > file_len {
-        return Err(truncated(path, data_start, file_len));
-    }
-    let header = &bytes[header_start as usize..data_start as usize];
-    let header = String::from_utf8_lossy(&header).into_owned();
-    let descr = npy_field(&header, "descr")
-        .map(|v| v.trim_matches(|c| c == '\'' || c == '"').to_string())
-        .ok_or_else(|| bad(format!("no 'descr' in header {header:?}")))?;
-    let item = match descr.as_str() {
-        "<f4" => 4,
-        "<f8" => 8,
-        other => {
-            return Err(bad(format!(
-                "dtype {other:?} is not supported; save little-endian float32/float64 \
-                 (`arr.astype('<f4')`)"
-            )))
-        }
-    };
-    match npy_field(&header, "fortran_order").as_deref() {
-        Some("False") => {}
-        Some("True") => {
-            return Err(bad("Fortran order is not supported; save np.ascontiguousarray(arr)".into()))
-        }
-        _ => return Err(bad(format!("no 'fortran_order' in header {header:?}"))),
-    }
-    let shape = npy_field(&header, "shape")
-        .ok_or_else(|| bad(format!("no 'shape' in header {header:?}")))?;
-    let dims: Vec<usize> = shape
-        .trim_matches(|c| c == '(' || c == ')')
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().map_err(|_| bad(format!("shape {shape} is not a tuple of integers"))))
-        .collect::<Result<_, _>>()?;
-    let [rows, dim] = dims[..] else {
-        let d = dims.len();
-        return Err(bad(format!("shape {shape} is {d}-D; the table must be 2-D (genes, dim)")));
-    };
-    check_size(path, data_bytes(path, rows, dim, item)?, file_len - data_start)?;
-    let data = &bytes[data_start as usize..];
-    let values = if item == 4 {
-        decode::<4>(data, f32::from_le_bytes)
-    } else {
-        decode::<8>(data, |b| f64::from_le_bytes(b) as f32)
-    };
-    Ok((rows, dim, values))
-}
-
-/// NumPy `.npz` (zip of `.npy` members, stored or deflated): the member `array` (with or without
-/// `.npy`), or the only member when `array` is `None`.
-fn read_npz(path: &Path, array: Option<&str>) -> Result<(usize, usize, Vec<f32>), InputError> {
-    let file = File::open(path).map_err(io_err(path))?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| format_err(path, format!("not a readable .npz (zip) archive: {e}")))?;
-    let names: Vec<String> = zip.file_names().map(|n| n.trim_end_matches(".npy").to_string()).collect();
-    let index = match array {
-        Some(want) => names.iter().position(|n| n == want.trim_end_matches(".npy")).ok_or_else(|| {
-            format_err(path, format!("no array {want:?} in the archive; it holds {names:?}"))
-        })?,
-        None if names.len() == 1 => 0,
-        None => {
-            return Err(format_err(path, format!(
-                "the archive holds {} arrays {names:?}; name one with `array = \"...\"`", names.len())))
-        }
-    };
-    let mut member = zip.by_index(index).map_err(|e| format_err(path, format!("zip member {index}: {e}")))?;
-    let mut bytes = Vec::with_capacity(member.size().min(1 << 32) as usize);
-    member.read_to_end(&mut bytes).map_err(io_err(path))?;
-    parse_npy(path, &bytes)
 }
 
 /// One parquet value as a number, or `None` if it is not numeric.
@@ -346,99 +243,35 @@ fn read_parquet(path: &Path, id_column: Option<&str>) -> Result<(Vec<String>, us
     Ok((ids, dim.unwrap_or(0), values))
 }
 
-/// Raw text of `'key': value` in a NumPy header dict; tuples kept whole.
-fn npy_field(header: &str, key: &str) -> Option<String> {
-    let at = header.find(&format!("'{key}'"))?;
-    let rest = header[at + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
-    let end = if rest.starts_with('(') {
-        rest.find(')')? + 1
-    } else {
-        rest.find([',', '}']).unwrap_or(rest.len())
-    };
-    Some(rest[..end].trim().to_string())
-}
-
-/// Safetensors file holding exactly one 2-D F32/F64/BF16/F16 tensor.
+/// Safetensors file holding exactly one 2-D F32/F64/BF16/F16 tensor, read by the one
+/// safetensors reader (`export::safetensors_file`, which validates the header first).
 fn read_safetensors(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
-    let file_len = file.metadata().map_err(io_err(path))?.len();
-    let truncated = |expected| truncated(path, expected, file_len);
-    if file_len < 8 {
-        return Err(truncated(8));
-    }
-    let mut len = [0u8; 8];
-    file.read_exact(&mut len).map_err(io_err(path))?;
-    let header_len = u64::from_le_bytes(len);
-    let data_start = 8u64.checked_add(header_len).ok_or_else(|| truncated(u64::MAX))?;
-    if data_start > file_len {
-        return Err(truncated(data_start));
-    }
-    let mut header = vec![0u8; header_len as usize];
-    file.read_exact(&mut header).map_err(io_err(path))?;
-    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
-        .map_err(|e| format_err(path, format!("safetensors header is not a JSON object: {e}")))?;
-    let tensors: Vec<_> = header.iter().filter(|(k, _)| *k != "__metadata__").collect();
+    use crate::export::safetensors_file::{read_header, read_tensor};
+    let fail = |e: crate::export::ImportError| match e {
+        crate::export::ImportError::BadSafetensors { reason, .. } => format_err(path, format!("invalid safetensors file: {reason}")),
+        other => format_err(path, other.to_string()),
+    };
+    let header = read_header(path).map_err(fail)?;
+    let tensors: Vec<_> = header.iter().collect();
     let [(name, info)] = tensors[..] else {
         let names: Vec<&String> = tensors.iter().map(|(k, _)| *k).collect();
         let msg = format!("expected one tensor, found {names:?}; save one (genes, dim) matrix");
         return Err(format_err(path, msg));
     };
-    let dtype = info["dtype"].as_str().unwrap_or("");
-    let item = match dtype {
-        "F32" => 4,
-        "F64" => 8,
-        "BF16" | "F16" => 2,
-        other => {
-            let msg = format!("tensor {name:?} has dtype {other:?}; use F32, F64, BF16 or F16");
-            return Err(format_err(path, msg));
-        }
-    };
-    let shape: Vec<usize> = info["shape"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect())
-        .unwrap_or_default();
-    let [rows, dim] = shape[..] else {
-        let msg = format!("tensor {name:?} has shape {shape:?}; it must be 2-D (genes, dim)");
+    if !["F32", "F64", "BF16", "F16"].contains(&info.dtype.as_str()) {
+        return Err(format_err(path, format!("tensor {name:?} has dtype {:?}; use F32, F64, BF16 or F16", info.dtype)));
+    }
+    let [rows, dim] = info.shape[..] else {
+        let msg = format!("tensor {name:?} has shape {:?}; it must be 2-D (genes, dim)", info.shape);
         return Err(format_err(path, msg));
     };
-    let offsets: Vec<u64> = info["data_offsets"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|d| d.as_u64()).collect())
-        .unwrap_or_default();
-    let [begin, end] = offsets[..] else {
-        return Err(format_err(path, format!("tensor {name:?} has no valid data_offsets")));
-    };
-    let expected = data_bytes(path, rows, dim, item)?;
-    if end.checked_sub(begin) != Some(expected) {
-        let msg = format!("tensor {name:?}: data_offsets [{begin}, {end}] != shape {shape:?} x {item}");
-        return Err(format_err(path, msg));
-    }
-    if data_start + end > file_len {
-        return Err(truncated(data_start + end));
-    }
-    file.seek(SeekFrom::Start(data_start + begin)).map_err(io_err(path))?;
-    let mut data = vec![0u8; expected as usize];
-    file.read_exact(&mut data).map_err(io_err(path))?;
-    let values = match dtype {
-        "F32" => decode::<4>(&data, f32::from_le_bytes),
-        "F64" => decode::<8>(&data, |b| f64::from_le_bytes(b) as f32),
-        "BF16" => decode::<2>(&data, |b| half::bf16::from_le_bytes(b).to_f32()),
-        _ => decode::<2>(&data, |b| half::f16::from_le_bytes(b).to_f32()),
-    };
-    Ok((rows, dim, values))
+    let tensor = read_tensor(name, info).map_err(fail)?;
+    Ok((rows, dim, tensor.data))
 }
 
 /// CSV/TSV with a header row; gzip detected by magic bytes, tab delimiter for `.tsv`/`.txt`.
 fn read_delimited(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
-    let mut file = File::open(path).map_err(io_err(path))?;
-    let mut magic = [0u8; 2];
-    let n = file.read(&mut magic).map_err(io_err(path))?;
-    file.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
-    let reader: Box<dyn Read> = if n == 2 && magic == GZIP_MAGIC {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
-    } else {
-        Box::new(BufReader::new(file))
-    };
+    let reader = crate::data::compressed::open_maybe_gz(path).map_err(io_err(path))?;
     let name = path.to_string_lossy().to_ascii_lowercase();
     let stem = name.strip_suffix(".gz").unwrap_or(&name);
     let delimiter = if stem.ends_with(".tsv") || stem.ends_with(".txt") { b'\t' } else { b',' };
@@ -477,7 +310,7 @@ fn read_delimited(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>), InputEr
 
 #[cfg(test)]
 mod tests {
-    use super::npy_field;
+    use super::super::npy::npy_field;
 
     #[test]
     fn npy_field_reads_strings_bools_and_tuples() {

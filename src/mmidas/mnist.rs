@@ -1,46 +1,18 @@
 //! MNIST IDX files as MMIDAS modalities: two views of the same digit (e.g. left and right half)
 //! are two "modalities" with a known ground truth (the digit), a real multi-view check of the
 //! clustering. The IDX format (yann.lecun.com/exdb/mnist): big-endian magic `0x00000803`
-//! (images) or `0x00000801` (labels), then u32 sizes, then u8 data; optionally gzipped. Written
-//! by hand because it is 30 lines and no maintained crate reads it without pulling a downloader.
+//! (images) or `0x00000801` (labels), then u32 sizes, then u8 data; optionally gzipped; read by
+//! `data::images::read_idx`.
 
-use std::io::Read;
 use std::path::Path;
 
 use super::config::MnistView;
 use super::{EmbeddingTable, InputError};
+use crate::data::images::read_idx;
 
-fn read_all(path: &Path) -> Result<Vec<u8>, InputError> {
-    let raw = std::fs::read(path).map_err(|source| InputError::Io { path: path.to_path_buf(), source })?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|source| InputError::Io { path: path.to_path_buf(), source })?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
-}
-
-/// Header u32s after the magic, and the data; checks magic and length.
-fn idx(path: &Path, magic: u32, dims: usize) -> Result<(Vec<usize>, Vec<u8>), InputError> {
-    let bytes = read_all(path)?;
-    let head = 4 + 4 * dims;
-    let bad = |reason: String| InputError::Format { path: path.to_path_buf(), reason };
-    if bytes.len() < head {
-        return Err(InputError::Truncated { path: path.to_path_buf(), expected: head as u64, found: bytes.len() as u64 });
-    }
-    let word = |i: usize| u32::from_be_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]]);
-    if word(0) != magic {
-        return Err(bad(format!("IDX magic {:#010x}, expected {magic:#010x}; is this an MNIST file of the right kind?", word(0))));
-    }
-    let sizes: Vec<usize> = (1..=dims).map(|i| word(i) as usize).collect();
-    let n: usize = sizes.iter().product();
-    if bytes.len() != head + n {
-        return Err(bad(format!("{} data bytes but the header says {n}", bytes.len() - head)));
-    }
-    Ok((sizes, bytes[head..].to_vec()))
+/// Sizes and data of an IDX file, by the one IDX reader (`data::images::read_idx`).
+fn idx(path: &Path, ndim: u8, what: &'static str) -> Result<(Vec<usize>, Vec<u8>), InputError> {
+    read_idx(path, ndim, what).map_err(|e| InputError::Format { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 /// Id of the `i`-th image.
@@ -50,7 +22,7 @@ pub fn image_id(i: usize) -> String {
 
 /// The first `limit` images (0: all) cut into `view`, pixels scaled to [0, 1].
 pub fn read_images(path: &Path, view: MnistView, limit: usize, modality: &str) -> Result<EmbeddingTable, InputError> {
-    let (sizes, data) = idx(path, 0x0803, 3)?;
+    let (sizes, data) = idx(path, 3, "images")?;
     let (count, h, w) = (sizes[0], sizes[1], sizes[2]);
     let n = if limit == 0 { count } else { limit.min(count) };
     let pixel = |img: usize, r: usize, c: usize| data[img * h * w + r * w + c] as f32 / 255.0;
@@ -76,7 +48,7 @@ pub fn read_images(path: &Path, view: MnistView, limit: usize, modality: &str) -
 
 /// `(id, digit)` for every label in an IDX label file.
 pub fn read_labels(path: &Path) -> Result<Vec<(String, String)>, InputError> {
-    let (_, data) = idx(path, 0x0801, 1)?;
+    let (_, data) = idx(path, 1, "labels")?;
     Ok(data.iter().enumerate().map(|(i, d)| (image_id(i), d.to_string())).collect())
 }
 

@@ -2,26 +2,18 @@
 //!
 //! Inputs: one embedding table per modality keyed by gene id ([`read_table`]), aligned to the
 //! genes every modality has ([`align`]), optionally standardized. The model ([`model`]), its loss
-//! ([`loss`]), consensus and pruning ([`prune`]) and clustering metrics ([`metrics`]) follow;
-//! training is `crate::train::mmidas`.
-//!
-//! Single-modality baselines: kNN graphs ([`knn`]), Leiden clusters ([`leiden`], through
-//! [`leiden_labels`]), UMAP layouts ([`umap`], through [`umap_2d`]) and `gfm cluster` ([`cluster`]).
+//! ([`loss`]) and consensus and pruning ([`prune`]) follow; training is `crate::recipes::mmidas`.
+//! Its clustering metrics (ARI, NMI, AMI) are in `crate::eval::clustering`, and the kNN, Leiden
+//! and UMAP of its single-modality baselines in `crate::graph`.
 
-pub mod cluster;
 pub mod config;
 pub mod dataset;
-pub mod graph;
 mod inputs;
-pub mod knn;
-pub mod leiden;
 pub mod loss;
-pub mod metrics;
 mod mnist;
+mod npy;
 pub mod model;
 pub mod prune;
-pub mod umap;
-mod views;
 pub mod write;
 
 use std::collections::HashMap;
@@ -29,7 +21,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use inputs::{read_table, read_table_as};
-pub use views::{knn_graph, leiden_labels, leiden_on, umap_2d};
 
 /// One modality's embeddings: row `i` of `values` (length `dim`) belongs to `ids[i]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -244,7 +235,7 @@ mod tests {
             // Cut into the data section: reported as truncated before any data is read.
             let path = write(dir.path(), "cut.safetensors", &bytes[..bytes.len() - 3]);
             let err = read_table(&path, Some(&ids), "atac").unwrap_err();
-            assert!(matches!(err, InputError::Truncated { .. }), "{err}");
+            assert!(err.to_string().contains("truncated"), "{err}");
         }
     }
 

@@ -36,6 +36,34 @@ pub const EPS: f64 = 1e-8;
 /// Logit of a pruned category.
 const PRUNED_LOGIT: f64 = -1e9;
 
+/// Shape and constants of every arm: `[mmidas.model]` of an experiment. Reference names
+/// (AllenInstitute/MMIDAS `cpl_mixVAE.init_model`) in the field docs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArmConfig {
+    /// Width of the hidden layers (`fc_dim`, 100 in the reference).
+    pub hidden: usize,
+    /// Hidden Linear layers of the encoder and of the decoder (4 in the reference: fc1..fc4).
+    pub hidden_layers: usize,
+    /// Low-dimensional code (`lowD_dim`, 10).
+    pub latent: usize,
+    /// Continuous state variable `s` (`state_dim`, 3 in `tutorials/train_mixvae.py`).
+    pub state_dim: usize,
+    /// Input dropout probability (`x_drop`; `p_drop` 0.25 in `tutorials/train_mixvae.py`).
+    pub dropout: f64,
+    /// Softmax temperature of the categorical head (`tau`; 0.1 in `tutorials/train_mixvae.py`,
+    /// 0.005 in `init_model`).
+    pub tau: f64,
+    /// Momentum of the batch-norm running statistics (`momentum`, 0.01 in the reference).
+    pub batch_norm_momentum: f64,
+}
+
+impl Default for ArmConfig {
+    fn default() -> Self {
+        Self { hidden: 100, hidden_layers: 4, latent: 10, state_dim: 3, dropout: 0.25, tau: 0.1, batch_norm_momentum: 0.01 }
+    }
+}
+
 /// Shape and constants of the multi-arm model; `init` builds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MmidasConfig {
@@ -43,20 +71,8 @@ pub struct MmidasConfig {
     pub input_dims: Vec<usize>,
     /// `K`, categories before pruning (`n_categories`).
     pub n_categories: usize,
-    /// Width of the hidden layers (`fc_dim`, 100 in the reference).
-    pub hidden: usize,
-    /// Hidden Linear layers of the encoder and of the decoder (4 in the reference: fc1..fc4).
-    pub hidden_layers: usize,
-    /// Low-dimensional code (`lowD_dim`, 10).
-    pub latent: usize,
-    /// Continuous state variable `s` (`state_dim`).
-    pub state_dim: usize,
-    /// Input dropout probability (`x_drop`).
-    pub dropout: f64,
-    /// Softmax temperature of the categorical head (`tau`).
-    pub tau: f64,
-    /// Momentum of the batch-norm running statistics (`momentum`, 0.01 in the reference).
-    pub batch_norm_momentum: f64,
+    /// What every arm looks like.
+    pub arm: ArmConfig,
 }
 
 /// Batch normalisation without affine parameters (`nn.BatchNorm1d(affine=False)`): training
@@ -150,7 +166,8 @@ pub struct ArmOutput<B: Backend> {
 impl MmidasConfig {
     /// Trainable parameters (weights and biases of every Linear of every arm).
     pub fn num_params(&self) -> usize {
-        let (h, l, k, s, n) = (self.hidden, self.latent, self.n_categories, self.state_dim, self.hidden_layers.max(1));
+        let a = &self.arm;
+        let (h, l, k, s, n) = (a.hidden, a.latent, self.n_categories, a.state_dim, a.hidden_layers.max(1));
         let lin = |i: usize, o: usize| i * o + o;
         self.input_dims
             .iter()
@@ -162,19 +179,20 @@ impl MmidasConfig {
     }
 
     pub fn init<B: Backend>(&self, device: &B::Device) -> Mmidas<B> {
-        let (h, l, k, s) = (self.hidden, self.latent, self.n_categories, self.state_dim);
+        let a = &self.arm;
+        let (h, l, k, s) = (a.hidden, a.latent, self.n_categories, a.state_dim);
         let lin = |i: usize, o: usize| LinearConfig::new(i, o).init::<B>(device);
-        let bn = |f: usize| BatchNormNoAffine::new(f, self.batch_norm_momentum, device);
+        let bn = |f: usize| BatchNormNoAffine::new(f, a.batch_norm_momentum, device);
         let arms = self
             .input_dims
             .iter()
             .map(|&d| {
-                let layers = self.hidden_layers.max(1);
+                let layers = a.hidden_layers.max(1);
                 let encoder = (0..layers).map(|i| lin(if i == 0 { d } else { h }, h)).collect();
                 let mut decoder = vec![lin(k + s, l), lin(l, h)];
                 decoder.extend((1..layers).map(|_| lin(h, h)));
                 Arm {
-                    input_dropout: DropoutConfig::new(self.dropout).init(),
+                    input_dropout: DropoutConfig::new(a.dropout).init(),
                     encoder,
                     encoder_norm: (0..layers).map(|_| bn(h)).collect(),
                     to_code: lin(h, l),
@@ -187,7 +205,7 @@ impl MmidasConfig {
                 }
             })
             .collect();
-        Mmidas { arms, active: RunningState::new(Tensor::ones([k], device)), tau: self.tau }
+        Mmidas { arms, active: RunningState::new(Tensor::ones([k], device)), tau: a.tau }
     }
 }
 
@@ -291,13 +309,7 @@ mod tests {
         MmidasConfig {
             input_dims: vec![5, 3],
             n_categories: 4,
-            hidden: 8,
-            hidden_layers: 2,
-            latent: 4,
-            state_dim: 2,
-            dropout: 0.1,
-            tau: 0.5,
-            batch_norm_momentum: 0.1,
+            arm: ArmConfig { hidden: 8, hidden_layers: 2, latent: 4, state_dim: 2, dropout: 0.1, tau: 0.5, batch_norm_momentum: 0.1 },
         }
     }
 

@@ -36,6 +36,15 @@ pub struct EvalOutput {
 pub struct EvalMetrics {
     pub scalars: Vec<(String, f64)>,
     pub select: Option<f64>,
+    /// Problems of this evaluation, printed and logged by the loop (e.g. generation failed).
+    pub warnings: Vec<String>,
+}
+
+impl EvalMetrics {
+    /// No numbers this time, for the reason given.
+    pub fn warning(message: String) -> Self {
+        Self { warnings: vec![message], ..Self::default() }
+    }
 }
 
 pub trait Task<B: AutodiffBackend> {

@@ -13,16 +13,16 @@ use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
-use burn::tensor::backend::AutodiffBackend;
 
-use super::checkpoint::{self, CheckpointError, LoadedCheckpoint, TrainState};
 use super::optim::{adamw, clip_global_norm};
 use super::schedule::LrSchedule;
 use super::task::Task;
-use crate::kernels::TrainBackend;
+use crate::checkpoint::locate::BEST_DIR;
+use crate::checkpoint::{self, CheckpointError, LoadedCheckpoint, TrainState};
 use crate::config::TrainSection;
 use crate::data::windows::epoch_permutation;
 use crate::logging::{ConsoleProgress, MetricSink};
+use crate::kernels::TrainBackend;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -56,9 +56,6 @@ pub struct LoopSpec<'a> {
 }
 
 type Rec = NamedMpkBytesRecorder<FullPrecisionSettings>;
-
-/// Sub-directory of a run holding its best checkpoint by the task's selection metric.
-pub const BEST_DIR: &str = "best";
 
 /// Mix seed and step into one backend seed (splitmix64 finaliser).
 fn step_seed(seed: u64, step: u64) -> u64 {
@@ -95,7 +92,7 @@ impl Sampler {
     }
 }
 
-fn evaluate<B: AutodiffBackend, T: Task<B>>(task: &T, model: &T::Model, spec: &LoopSpec, device: &B::Device) -> Option<f64> {
+fn evaluate<B: TrainBackend, T: Task<B>>(task: &T, model: &T::Model, spec: &LoopSpec, device: &B::Device) -> Option<f64> {
     let n = task.valid_len();
     if n == 0 {
         return None;
@@ -110,6 +107,142 @@ fn evaluate<B: AutodiffBackend, T: Task<B>>(task: &T, model: &T::Model, spec: &L
         units += out.units;
     }
     (units > 0.0).then(|| sum / units)
+}
+
+/// A line for the console (above the progress bar) and the run's text log.
+fn say(progress: &ConsoleProgress, sink: &mut dyn MetricSink, line: &str) {
+    progress.println(line);
+    sink.text(line);
+}
+
+/// What one optimizer step's forward and backward passes produced.
+struct Accumulated {
+    grads: GradientsParams,
+    loss: f64,
+    /// The task's diagnostics, averaged over the step's micro-batches.
+    aux: Vec<(String, f64)>,
+}
+
+/// Forward and backward over the step's micro-batches: each micro-batch's summed loss divided
+/// by the loss units of the whole step, so the accumulated gradient is the step's mean.
+fn accumulate<B: TrainBackend, T: Task<B>>(
+    task: &T,
+    model: &T::Model,
+    batches: &[T::Batch],
+    grad_accum: usize,
+    device: &B::Device,
+) -> Accumulated {
+    let total_units: f64 = batches.iter().map(|b| task.units(b)).sum::<f64>().max(1.0);
+    let mut accumulator = GradientsAccumulator::<T::Model>::new();
+    let mut loss_value = 0.0;
+    let mut aux: Vec<(String, f64)> = Vec::new();
+    for batch in batches {
+        let out = task.step(model, batch, device);
+        for (name, value) in out.aux {
+            match aux.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, v)) => *v += value / grad_accum as f64,
+                None => aux.push((name, value / grad_accum as f64)),
+            }
+        }
+        let loss = out.loss_sum.div_scalar(total_units);
+        loss_value += loss.clone().into_scalar().elem::<f64>();
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        accumulator.accumulate(model, grads);
+    }
+    Accumulated { grads: accumulator.grads(), loss: loss_value, aux }
+}
+
+/// The scalars of a logging step.
+struct StepLog<'a> {
+    lr: f64,
+    grad_norm: f64,
+    seconds: f64,
+    tokens_per_s: f64,
+    aux: &'a [(String, f64)],
+}
+
+fn log_step(sink: &mut dyn MetricSink, state: &TrainState, n_train: usize, log: &StepLog) {
+    let step = state.step;
+    sink.scalar("train/loss", step, state.last_loss);
+    sink.scalar("train/lr", step, log.lr);
+    sink.scalar("train/grad_norm", step, log.grad_norm);
+    sink.scalar("train/tokens_seen", step, state.tokens_seen as f64);
+    sink.scalar("train/epoch", step, state.epoch as f64 + state.cursor as f64 / n_train as f64);
+    sink.scalar("perf/tokens_per_s", step, log.tokens_per_s);
+    sink.scalar("perf/step_s", step, log.seconds);
+    for (name, value) in log.aux {
+        sink.scalar(&format!("train/{name}"), step, *value);
+    }
+}
+
+/// Validation loss and the task's own metrics at this step; true when the task's selection
+/// metric reached a new best.
+fn evaluate_step<B: TrainBackend, T: Task<B>>(
+    task: &T,
+    model: &T::Model,
+    spec: &LoopSpec,
+    state: &mut TrainState,
+    sink: &mut dyn MetricSink,
+    progress: &ConsoleProgress,
+    device: &B::Device,
+) -> bool {
+    if let Some(v) = evaluate(task, model, spec, device) {
+        state.last_valid_loss = Some(v);
+        sink.scalar("valid/loss", state.step, v);
+        sink.scalar("valid/perplexity", state.step, v.exp());
+        say(progress, sink, &format!("step {} | valid loss {v:.4} | perplexity {:.3}", state.step, v.exp()));
+    }
+    let extra = task.eval_metrics(&model.valid(), device);
+    for w in &extra.warnings {
+        say(progress, sink, &format!("warning: {w}"));
+    }
+    let mut line = format!("step {} |", state.step);
+    for (name, value) in &extra.scalars {
+        sink.scalar(&format!("valid/{name}"), state.step, *value);
+        line.push_str(&format!(" {name} {value:.4}"));
+    }
+    if !extra.scalars.is_empty() {
+        say(progress, sink, &line);
+    }
+    match extra.select.filter(|s| s.is_finite()) {
+        Some(sel) if state.best_select.is_none_or(|(best, _)| sel > best) => {
+            state.best_select = Some((sel, state.step));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Write the periodic checkpoint (then apply keep-last-N) and/or replace the best one. Returns
+/// the periodic checkpoint's directory.
+fn save_checkpoints<B: TrainBackend, M: AutodiffModule<B>, O: Optimizer<M, B>>(
+    model: &M,
+    optim: &O,
+    state: &TrainState,
+    spec: &LoopSpec,
+    periodic: bool,
+    new_best: bool,
+) -> Result<Option<PathBuf>, TrainError> {
+    let recorder = Rec::default();
+    let record_err = |e: burn::record::RecorderError| TrainError::Record { dir: spec.run_dir.to_path_buf(), message: e.to_string() };
+    let model_bytes = recorder.record(model.clone().into_record(), ()).map_err(record_err)?;
+    let optim_bytes = recorder.record(optim.to_record(), ()).map_err(record_err)?;
+    if new_best {
+        // The best checkpoint by the task's selection metric lives apart from the keep-last-N
+        // rotation, in `best/step_NNNNNNN`.
+        let best_dir = spec.run_dir.join(BEST_DIR);
+        std::fs::create_dir_all(&best_dir).map_err(|source| CheckpointError::Io { path: best_dir.clone(), source })?;
+        let saved = checkpoint::save(&best_dir, &model_bytes, &optim_bytes, state)?;
+        for (_, old) in checkpoint::list(&best_dir).into_iter().filter(|(_, d)| *d != saved) {
+            std::fs::remove_dir_all(&old).map_err(|source| CheckpointError::Io { path: old.clone(), source })?;
+        }
+    }
+    if !periodic {
+        return Ok(None);
+    }
+    let dir = checkpoint::save(spec.run_dir, &model_bytes, &optim_bytes, state)?;
+    checkpoint::keep_last(spec.run_dir, spec.train.keep_last)?;
+    Ok(Some(dir))
 }
 
 /// Train `model` on `task` until `spec.total_steps`, starting from `resume` if given.
@@ -128,7 +261,6 @@ pub fn train<B: TrainBackend, T: Task<B>>(
         return Err(TrainError::TooLittleData { examples: n_train, batch_size: t.batch_size });
     }
     let mut optim = adamw::<B, T::Model>(t);
-    let recorder = Rec::default();
     let mut state = TrainState {
         step: 0, tokens_seen: 0, epoch: 0, cursor: 0, seed: spec.seed, train_time_s: 0.0,
         last_loss: f64::NAN, last_valid_loss: None, best_select: None,
@@ -136,13 +268,14 @@ pub fn train<B: TrainBackend, T: Task<B>>(
     let mut resumed_from = None;
     let mut last_checkpoint = None;
     if let Some(ck) = resume {
+        let recorder = Rec::default();
         let record_err = |e: burn::record::RecorderError| TrainError::Record { dir: ck.dir.clone(), message: e.to_string() };
         model = model.load_record(recorder.load(ck.model.clone(), device).map_err(record_err)?);
         optim = optim.load_record(recorder.load(ck.optim.clone(), device).map_err(record_err)?);
         state = ck.state.clone();
         resumed_from = Some(state.step);
         last_checkpoint = Some(ck.dir.clone());
-        progress.println(&format!("resumed from {} (step {})", ck.dir.display(), state.step));
+        say(progress, sink, &format!("resumed from {} (step {})", ck.dir.display(), state.step));
     }
     let schedule = LrSchedule {
         peak: t.lr, warmup_steps: t.warmup_steps, total_steps: spec.total_steps, kind: t.schedule, min_ratio: t.min_lr_ratio,
@@ -154,26 +287,8 @@ pub fn train<B: TrainBackend, T: Task<B>>(
         let step = state.step;
         B::seed(device, step_seed(spec.seed, step));
         let batches: Vec<T::Batch> = (0..t.grad_accum).map(|_| task.train_batch(&sampler.next(t.batch_size))).collect();
-        let total_units: f64 = batches.iter().map(|b| task.units(b)).sum::<f64>().max(1.0);
         let step_tokens: u64 = batches.iter().map(|b| task.tokens(b)).sum();
-
-        let mut accumulator = GradientsAccumulator::<T::Model>::new();
-        let mut loss_value = 0.0;
-        let mut aux: Vec<(String, f64)> = Vec::new();
-        for batch in &batches {
-            let out = task.step(&model, batch, device);
-            for (name, value) in out.aux {
-                match aux.iter_mut().find(|(n, _)| *n == name) {
-                    Some((_, v)) => *v += value / t.grad_accum as f64,
-                    None => aux.push((name, value / t.grad_accum as f64)),
-                }
-            }
-            let loss = out.loss_sum.div_scalar(total_units);
-            loss_value += loss.clone().into_scalar().elem::<f64>();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            accumulator.accumulate(&model, grads);
-        }
-        let mut grads = accumulator.grads();
+        let Accumulated { mut grads, loss: loss_value, aux } = accumulate(task, &model, &batches, t.grad_accum, device);
         let grad_norm = clip_global_norm::<B, T::Model>(&model, &mut grads, t.grad_clip_norm);
         if !loss_value.is_finite() || !grad_norm.is_finite() {
             return Err(TrainError::NonFinite { step: step + 1, loss: loss_value, grad_norm, last_good: last_checkpoint });
@@ -191,61 +306,15 @@ pub fn train<B: TrainBackend, T: Task<B>>(
         let tokens_per_s = step_tokens as f64 / elapsed.max(1e-9);
 
         progress.step(state.step, loss_value, lr, tokens_per_s);
-        if state.step % t.log_every == 0 || state.step == spec.total_steps {
-            sink.scalar("train/loss", state.step, loss_value);
-            sink.scalar("train/lr", state.step, lr);
-            sink.scalar("train/grad_norm", state.step, grad_norm);
-            sink.scalar("train/tokens_seen", state.step, state.tokens_seen as f64);
-            sink.scalar("train/epoch", state.step, state.epoch as f64 + state.cursor as f64 / n_train as f64);
-            sink.scalar("perf/tokens_per_s", state.step, tokens_per_s);
-            sink.scalar("perf/step_s", state.step, elapsed);
-            for (name, value) in &aux {
-                sink.scalar(&format!("train/{name}"), state.step, *value);
-            }
-        }
         let last = state.step == spec.total_steps;
-        let mut new_best = false;
-        if (t.eval_every > 0 && state.step % t.eval_every == 0) || last {
-            if let Some(v) = evaluate(task, &model, spec, device) {
-                state.last_valid_loss = Some(v);
-                sink.scalar("valid/loss", state.step, v);
-                sink.scalar("valid/perplexity", state.step, v.exp());
-                progress.println(&format!("step {} | valid loss {v:.4} | perplexity {:.3}", state.step, v.exp()));
-            }
-            let extra = task.eval_metrics(&model.valid(), device);
-            let mut line = format!("step {} |", state.step);
-            for (name, value) in &extra.scalars {
-                sink.scalar(&format!("valid/{name}"), state.step, *value);
-                line.push_str(&format!(" {name} {value:.4}"));
-            }
-            if !extra.scalars.is_empty() {
-                progress.println(&line);
-            }
-            if let Some(sel) = extra.select.filter(|s| s.is_finite()) {
-                if state.best_select.is_none_or(|(best, _)| sel > best) {
-                    state.best_select = Some((sel, state.step));
-                    new_best = true;
-                }
-            }
+        if state.step % t.log_every == 0 || last {
+            log_step(sink, &state, n_train, &StepLog { lr, grad_norm, seconds: elapsed, tokens_per_s, aux: &aux });
         }
+        let new_best = ((t.eval_every > 0 && state.step % t.eval_every == 0) || last)
+            && evaluate_step(task, &model, spec, &mut state, sink, progress, device);
         let periodic = state.step % t.checkpoint_every == 0 || last;
         if periodic || new_best {
-            let record_err = |e: burn::record::RecorderError| TrainError::Record { dir: spec.run_dir.to_path_buf(), message: e.to_string() };
-            let model_bytes = recorder.record(model.clone().into_record(), ()).map_err(record_err)?;
-            let optim_bytes = recorder.record(optim.to_record(), ()).map_err(record_err)?;
-            if new_best {
-                // The best checkpoint by the task's selection metric lives apart from the
-                // keep-last-N rotation, in `best/step_NNNNNNN`.
-                let best_dir = spec.run_dir.join(BEST_DIR);
-                std::fs::create_dir_all(&best_dir).map_err(|source| CheckpointError::Io { path: best_dir.clone(), source })?;
-                let saved = checkpoint::save(&best_dir, &model_bytes, &optim_bytes, &state)?;
-                for (_, old) in checkpoint::list(&best_dir).into_iter().filter(|(_, d)| *d != saved) {
-                    std::fs::remove_dir_all(&old).map_err(|source| CheckpointError::Io { path: old.clone(), source })?;
-                }
-            }
-            if periodic {
-                let dir = checkpoint::save(spec.run_dir, &model_bytes, &optim_bytes, &state)?;
-                checkpoint::keep_last(spec.run_dir, t.keep_last)?;
+            if let Some(dir) = save_checkpoints(&model, &optim, &state, spec, periodic, new_best)? {
                 sink.text(&format!("checkpoint {}", dir.display()));
                 last_checkpoint = Some(dir);
                 sink.flush();
@@ -255,23 +324,4 @@ pub fn train<B: TrainBackend, T: Task<B>>(
     progress.finish();
     sink.flush();
     Ok((model, LoopOutcome { state, resumed_from, last_checkpoint }))
-}
-
-/// The run's best checkpoint by the task's selection metric (`best/`) loaded into `model`, or
-/// `model` as training left it when no best checkpoint was written; with a label naming which
-/// (e.g. `best/step_0000400 (validation MCC)`) for result files.
-pub fn best_or_final<B: AutodiffBackend, M: AutodiffModule<B>>(
-    model: M,
-    run_dir: &Path,
-    final_step: u64,
-    metric: &str,
-    device: &B::Device,
-) -> Result<(M, String), TrainError> {
-    match checkpoint::load_newest(&run_dir.join(BEST_DIR), |w| eprintln!("{w}")).ok() {
-        Some(ck) => {
-            let rec = Rec::default().load(ck.model, device).map_err(|e| TrainError::Record { dir: ck.dir.clone(), message: e.to_string() })?;
-            Ok((model.load_record(rec), format!("best/step_{:07} (validation {metric})", ck.state.step)))
-        }
-        None => Ok((model, format!("step_{final_step:07} (final)"))),
-    }
 }

@@ -1,0 +1,160 @@
+//! What each section of an experiment checks and which of its paths it resolves. The resolver and
+//! the validator visit only the sections the experiment's kind reads ([`Kind::sections`]), each
+//! through [`check`] and [`resolve_paths`].
+
+use std::path::{Path, PathBuf};
+
+use super::{BaselineSection, DataSection, Experiment, FinetuneSection, Kind, SftSection, TaskFormat, TaskSpec, TokenizerSection};
+
+/// `p` made absolute (relative to `base`) and canonical; `None` when the file does not exist.
+pub(super) fn existing(p: &Path, base: &Path) -> Option<PathBuf> {
+    let abs = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    abs.canonicalize().ok()
+}
+
+/// Append the problems of section `name` of `exp` to `problems`.
+pub(super) fn check(exp: &Experiment, name: &str, problems: &mut Vec<String>) {
+    match name {
+        "model" if exp.kind.starts_from_pretrained() && exp.model.init_from.is_none() => problems.push(format!(
+            "kind = \"{}\" needs model.init_from: a gfm run, a gfm export or an OLMo checkpoint (e.g. ../checkpoints/quickstart)",
+            exp.kind.as_str()
+        )),
+        "data" => exp.data.check(problems),
+        "tasks" => check_tasks(exp.kind, &exp.tasks, problems),
+        "finetune" => exp.finetune.check(problems),
+        "baseline" => exp.baseline.check(problems),
+        "sft" => exp.sft.check(problems),
+        "classifier" => exp.classifier.check(problems),
+        "needle" => exp.needle.check(problems),
+        "vqvae" => exp.vqvae.check(problems),
+        "mmidas" => problems.extend(exp.mmidas.problems()),
+        "dna2func" => exp.dna2func.check(problems),
+        _ => {}
+    }
+}
+
+/// Make the paths of section `name` of `exp` absolute (relative to `base`, the experiment file's
+/// directory), so the run's `config.toml` loads from anywhere; files that do not exist are problems.
+pub(super) fn resolve_paths(exp: &mut Experiment, name: &str, base: &Path, problems: &mut Vec<String>) {
+    match name {
+        "data" => exp.data.resolve_paths(base, problems),
+        "tokenizer" => exp.tokenizer.resolve_paths(base, problems),
+        "tasks" => {
+            for (i, t) in exp.tasks.iter_mut().enumerate() {
+                t.resolve_paths(i, base, problems);
+            }
+        }
+        "classifier" => exp.classifier.images.resolve_paths("classifier.images", base, problems),
+        "needle" => exp.needle.resolve_paths(base, problems),
+        "vqvae" => exp.vqvae.resolve_paths(base, problems),
+        "mmidas" => exp.mmidas.resolve_paths(base, problems),
+        "dna2func" => exp.dna2func.resolve_paths(base, problems),
+        _ => {}
+    }
+}
+
+impl DataSection {
+    fn check(&self, problems: &mut Vec<String>) {
+        if self.train.is_empty() {
+            problems.push("data.train is empty: list at least one FASTA file".into());
+        }
+        if !(0.0..1.0).contains(&self.valid_fraction) {
+            problems.push(format!("data.valid_fraction = {} must be in [0, 1)", self.valid_fraction));
+        }
+        if self.min_tokens < 2 {
+            problems.push(format!("data.min_tokens = {} must be >= 2", self.min_tokens));
+        }
+    }
+
+    fn resolve_paths(&mut self, base: &Path, problems: &mut Vec<String>) {
+        for (key, list) in [("data.train", &mut self.train), ("data.valid", &mut self.valid)] {
+            for p in list.iter_mut() {
+                match existing(p, base) {
+                    Some(c) => *p = c,
+                    None => problems.push(format!(
+                        "{key}: file {} not found (relative paths are relative to the experiment file's directory {})",
+                        p.display(),
+                        base.display()
+                    )),
+                }
+            }
+        }
+    }
+}
+
+impl TokenizerSection {
+    fn resolve_paths(&mut self, base: &Path, problems: &mut Vec<String>) {
+        if let Some(p) = &self.path {
+            match existing(p, base) {
+                Some(c) => self.path = Some(c),
+                None => problems.push(format!("tokenizer.path: file {} not found", p.display())),
+            }
+        }
+    }
+}
+
+impl TaskSpec {
+    fn resolve_paths(&mut self, i: usize, base: &Path, problems: &mut Vec<String>) {
+        for (key, p) in [("path", Some(&mut self.path)), ("test_path", self.test_path.as_mut()), ("reference", self.reference.as_mut())] {
+            let Some(p) = p else { continue };
+            match existing(p, base) {
+                Some(c) => *p = c,
+                None => problems.push(format!("tasks[{i}].{key}: {} not found", p.display())),
+            }
+        }
+    }
+}
+
+fn check_tasks(kind: Kind, tasks: &[TaskSpec], problems: &mut Vec<String>) {
+    let mut need = |ok: bool, msg: String| if !ok { problems.push(msg) };
+    need(!tasks.is_empty(), format!("kind = \"{}\" needs at least one [[tasks]] table", kind.as_str()));
+    need(kind != Kind::KmerBaseline || tasks.len() == 1, format!("kind = \"kmer_baseline\" takes exactly one [[tasks]] table, found {}", tasks.len()));
+    let mut names = std::collections::BTreeSet::new();
+    for (i, t) in tasks.iter().enumerate() {
+        need(names.insert(t.name.clone()), format!("tasks[{i}].name = \"{}\" is used twice", t.name));
+        need(!t.name.is_empty() && t.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            format!("tasks[{i}].name = \"{}\" must be letters, digits, '_' or '-' (it becomes a token)", t.name));
+        need(t.weight > 0.0, format!("tasks[{i}].weight = {} must be > 0", t.weight));
+        if let Some(s) = t.split {
+            need(s.iter().all(|f| *f >= 0.0) && s.iter().sum::<f64>() <= 1.0 + 1e-9 && s[0] > 0.0 && s[2] > 0.0,
+                format!("tasks[{i}].split = {s:?} must be three non-negative fractions [train, valid, test] summing to at most 1 (the rest is unused)"));
+        }
+        need(t.test_path.is_some() || t.split.is_some() || t.format == TaskFormat::GenomicBenchmarks,
+            format!("tasks[{i}] ({}) needs test_path or split = [train, valid, test]", t.name));
+        need(t.format != TaskFormat::GenomicBenchmarks || t.reference.is_some(),
+            format!("tasks[{i}] ({}): genomic_benchmarks needs reference = \"<FASTA>\"", t.name));
+    }
+}
+
+impl FinetuneSection {
+    fn check(&self, problems: &mut Vec<String>) {
+        if self.replicate < 1 {
+            problems.push(format!("finetune.replicate = {} must be >= 1", self.replicate));
+        }
+        if !(0.0..1.0).contains(&self.valid_fraction) {
+            problems.push(format!("finetune.valid_fraction = {} must be in [0, 1)", self.valid_fraction));
+        }
+    }
+}
+
+impl BaselineSection {
+    fn check(&self, problems: &mut Vec<String>) {
+        if !(1..=8).contains(&self.k) {
+            problems.push(format!("baseline.k = {} must be in 1..=8", self.k));
+        }
+        if !(0.0..1.0).contains(&self.valid_fraction) {
+            problems.push(format!("baseline.valid_fraction = {} must be in [0, 1)", self.valid_fraction));
+        }
+    }
+}
+
+impl SftSection {
+    fn check(&self, problems: &mut Vec<String>) {
+        if self.neftune_alpha < 0.0 {
+            problems.push(format!("sft.neftune_alpha = {} must be >= 0", self.neftune_alpha));
+        }
+        if self.eval_batch_size < 1 {
+            problems.push(format!("sft.eval_batch_size = {} must be >= 1", self.eval_batch_size));
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! What can stop a run, as variants a caller can match on. Each message says what went wrong
+//! and, where there is one, what to do.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot create run directory {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("nothing to resume: no run of `{name}` under {dir} has a complete checkpoint{}; start it without --resume", if .detail.is_empty() { String::new() } else { format!(" ({})", .detail) })]
+    NothingToResume { name: String, dir: PathBuf, detail: String },
+    #[error("kind = \"{kind}\" runs are short and not resumable; run it again without --resume")]
+    NotResumable { kind: &'static str },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("cannot load the model record {path}: {message}")]
+    Record { path: PathBuf, message: String },
+    #[error("{path} is not a `kind = \"{kind}\"` run ({message}); point at a run directory of such an experiment")]
+    NotARun { path: PathBuf, kind: &'static str, message: String },
+    #[error("{key}: {path} not found; run experiments/{experiment} first")]
+    MissingRun { key: &'static str, path: PathBuf, experiment: &'static str },
+    #[error("kind = \"{kind}\" needs model.init_from: a gfm run, a gfm export or an OLMo checkpoint")]
+    NeedsInitFrom { kind: &'static str },
+    #[error("model.init_from: {0}")]
+    InitFrom(crate::export::source::SourceError),
+    #[error(transparent)]
+    Source(crate::export::source::SourceError),
+    #[error("no tokenizer.json beside {beside}; set tokenizer.path")]
+    NoTokenizer { beside: PathBuf },
+    #[error("the tokenizer has {tokens} tokens but model.vocab_size = {vocab_size}; raise model.vocab_size or use a smaller tokenizer")]
+    TokenizerTooLarge { tokens: usize, vocab_size: usize },
+    #[error("task `{task}`: {message}")]
+    Task { task: String, message: String },
+    #[error("kind = \"{kind}\" takes exactly one [[tasks]] table, found {found}")]
+    TaskCount { kind: &'static str, found: usize },
+    #[error("label `{label}` is not one of the task's labels")]
+    UnknownLabel { label: String },
+    #[error("{path}: no images left after {filter}")]
+    NoImages { path: PathBuf, filter: String },
+    #[error("vqvae.digits filters by label but {images} has no labels file; set vqvae.train_labels / heldout_labels")]
+    NoLabels { images: PathBuf },
+    #[error("{0}")]
+    CodeIds(String),
+    #[error("needle_in_dna: {0}")]
+    Needle(String),
+    #[error("dna2func: {0}")]
+    Dna2func(String),
+    #[error("mmidas: no pruning round finished")]
+    NoRound,
+    #[error("mmidas figures and single-modality views: {0}")]
+    Views(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error(transparent)]
+    Images(#[from] crate::data::images::ImageError),
+    #[error(transparent)]
+    Tokenizer(#[from] crate::tokenizer::TokenizerError),
+    #[error(transparent)]
+    AddTokens(#[from] crate::tokenizer::expand::ExpandError),
+    #[error(transparent)]
+    TextTokenizer(#[from] crate::tokenizer::text::TextTokenizerError),
+    #[error(transparent)]
+    Expand(#[from] crate::model::expand::ExpandVocabError),
+    #[error(transparent)]
+    Generate(#[from] crate::model::generate::GenerateError),
+    #[error(transparent)]
+    Eval(#[from] crate::eval::classify::EvalError),
+    #[error(transparent)]
+    Inputs(#[from] crate::mmidas::InputError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    #[error(transparent)]
+    Train(#[from] super::trainer::TrainError),
+    #[error(transparent)]
+    Backend(#[from] crate::backend::BackendError),
+    #[error(transparent)]
+    Log(#[from] crate::logging::LogError),
+}
