@@ -252,17 +252,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let r = load_experiment(&experiment, &set)?;
             let resume = resume || r.experiment.run.resume;
             let s = gfm::recipes::run(&r, resume)?;
-            println!(
-                "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",
-                s.steps,
-                s.wall_time_s,
-                s.final_loss,
-                s.final_valid_loss.map(|v| format!(" | valid loss {v:.4}")).unwrap_or_default(),
-                s.tokens_per_s,
-                s.run_dir.display()
-            );
-            for (name, value) in &s.metrics {
-                println!("  {name} = {value:.4}");
+            for line in s.lines() {
+                println!("{line}");
             }
             Ok(())
         }

@@ -316,6 +316,14 @@ fn tiny_pretraining_run_lowers_the_loss_and_fills_its_run_directory() {
     assert!(record.final_metrics.contains_key("valid/loss"));
     assert!(run.join("tokenizer.json").exists() && run.join("train.log").exists());
 
+    // train.log holds what the console showed: the run directory, the progress lines, the loop's
+    // closing line and the run's summary.
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    for want in ["run directory: ", "step  1/30 | loss ", "step 30/30 | loss ", "done: step 30/30 after ", "done: 30 steps in "] {
+        assert!(log.contains(want), "train.log lacks {want:?}:\n{log}");
+    }
+    assert_eq!(summary.lines()[0].split(" | ").next(), Some(format!("done: 30 steps in {:.1}s", summary.wall_time_s).as_str()));
+
     // keep_last = 2 of the checkpoints at 10, 20, 30.
     let steps: Vec<u64> = gfm::checkpoint::list(&run).into_iter().map(|(s, _)| s).collect();
     assert_eq!(steps, vec![30, 20]);

@@ -72,9 +72,17 @@ impl ConsoleProgress {
         }
     }
 
-    /// Called each optimizer step with that step's numbers.
-    pub fn step(&mut self, step: u64, loss: f64, lr: f64, tokens_per_s: f64) {
+    /// Called each optimizer step with that step's numbers. Returns the progress line of this
+    /// step when it is one to keep (the first, every `every_steps`-th and the last), whether or not
+    /// a bar shows it, so the caller can write it to the run's text log.
+    pub fn step(&mut self, step: u64, loss: f64, lr: f64, tokens_per_s: f64) -> Option<String> {
         self.last_step = step;
+        let first = step == self.start_step + 1;
+        let keep = first || step.is_multiple_of(self.every_steps) || step >= self.total_steps;
+        let line = keep.then(|| {
+            let eta = self.eta_secs(step).map_or_else(|| "?".to_string(), human_duration);
+            self.plain_line(step, loss, lr, tokens_per_s, &eta)
+        });
         match &self.bar {
             Some(bar) => {
                 bar.set_position(step);
@@ -84,15 +92,12 @@ impl ConsoleProgress {
                 ));
             }
             None => {
-                let first = step == self.start_step + 1;
-                if first || step.is_multiple_of(self.every_steps) || step >= self.total_steps {
-                    let eta = self
-                        .eta_secs(step)
-                        .map_or_else(|| "?".to_string(), human_duration);
-                    eprintln!("{}", self.plain_line(step, loss, lr, tokens_per_s, &eta));
+                if let Some(line) = &line {
+                    eprintln!("{line}");
                 }
             }
         }
+        line
     }
 
     /// The plain progress line for one step.
@@ -121,19 +126,19 @@ impl ConsoleProgress {
         }
     }
 
-    /// Leaves the bar at its final state, or prints a closing line. Calling it twice is harmless.
-    pub fn finish(&mut self) {
+    /// Leaves the bar at its final state, or prints a closing line; returns that line (for the
+    /// text log) the first time. Calling it twice is harmless.
+    pub fn finish(&mut self) -> Option<String> {
         if std::mem::replace(&mut self.finished, true) {
-            return;
+            return None;
         }
         let elapsed = human_duration(self.started.elapsed().as_secs_f64());
+        let line = format!("done: step {}/{} after {elapsed} this session", self.last_step, self.total_steps);
         match &self.bar {
             Some(bar) => bar.finish(),
-            None => eprintln!(
-                "done: step {}/{} after {elapsed} this session",
-                self.last_step, self.total_steps
-            ),
+            None => eprintln!("{line}"),
         }
+        Some(line)
     }
 }
 
@@ -289,12 +294,11 @@ mod tests {
     #[test]
     fn plain_progress_runs_to_completion() {
         let mut progress = ConsoleProgress::plain(3, 0, 2);
-        for step in 1..=3 {
-            progress.step(step, 1.0, 1e-3, 100.0);
-        }
+        let kept: Vec<u64> = (1..=3).filter(|&step| progress.step(step, 1.0, 1e-3, 100.0).is_some()).collect();
+        assert_eq!(kept, vec![1, 2, 3], "first, every 2nd and last");
         progress.text("a text line");
-        progress.finish();
-        progress.finish();
+        assert!(progress.finish().is_some_and(|l| l.starts_with("done: step 3/3")));
+        assert_eq!(progress.finish(), None);
     }
 
     #[test]

@@ -115,6 +115,24 @@ pub struct RunSummary {
     pub metrics: BTreeMap<String, f64>,
 }
 
+impl RunSummary {
+    /// The closing lines of a run (`done: … steps in …`, then one line per metric), as `gfm run`
+    /// prints them and the text log keeps them.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "done: {} steps in {:.1}s | final train loss {:.4}{} | {:.0} tokens/s | {}",
+            self.steps,
+            self.wall_time_s,
+            self.final_loss,
+            self.final_valid_loss.map(|v| format!(" | valid loss {v:.4}")).unwrap_or_default(),
+            self.tokens_per_s,
+            self.run_dir.display()
+        )];
+        lines.extend(self.metrics.iter().map(|(name, value)| format!("  {name} = {value:.4}")));
+        lines
+    }
+}
+
 /// The parts every kind shares: the run directory, its text log, the record and energy meter.
 pub struct Session {
     pub run_dir: RunDir,
@@ -224,9 +242,7 @@ impl Session {
                 }
                 record.final_metrics.extend(metrics.clone());
                 sink.scalar("mem/peak_gib", s.step, super::record::peak_memory_gib());
-                sink.flush();
-                finish_record(record, &path, "completed");
-                Ok(RunSummary {
+                let summary = RunSummary {
                     run_dir: self.run_dir.path.clone(),
                     steps: s.step,
                     final_loss: s.last_loss,
@@ -234,7 +250,13 @@ impl Session {
                     wall_time_s: wall_s,
                     tokens_per_s: record.tokens_per_s,
                     metrics,
-                })
+                };
+                for line in summary.lines() {
+                    sink.text(&line);
+                }
+                sink.flush();
+                finish_record(record, &path, "completed");
+                Ok(summary)
             }
             Err(e) => {
                 let status = match &e {

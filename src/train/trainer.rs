@@ -305,7 +305,10 @@ pub fn train<B: TrainBackend, T: Task<B>>(
         state.train_time_s += elapsed;
         let tokens_per_s = step_tokens as f64 / elapsed.max(1e-9);
 
-        progress.step(state.step, loss_value, lr, tokens_per_s);
+        // The progress line goes to the text log too, so train.log has what the console showed.
+        if let Some(line) = progress.step(state.step, loss_value, lr, tokens_per_s) {
+            sink.text(&line);
+        }
         let last = state.step == spec.total_steps;
         if state.step % t.log_every == 0 || last {
             log_step(sink, &state, n_train, &StepLog { lr, grad_norm, seconds: elapsed, tokens_per_s, aux: &aux });
@@ -321,7 +324,9 @@ pub fn train<B: TrainBackend, T: Task<B>>(
             }
         }
     }
-    progress.finish();
+    if let Some(line) = progress.finish() {
+        sink.text(&line);
+    }
     sink.flush();
     Ok((model, LoopOutcome { state, resumed_from, last_checkpoint }))
 }
