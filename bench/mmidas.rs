@@ -11,18 +11,13 @@
 //! evaluating all genes, writing a checkpoint per K). `bench/mmidas_compare.sh` runs this and the
 //! original PyTorch code (bench/reference/mmidas_original.py) with the same shape and schedule.
 
-/// mimalloc keeps freed buffers for reuse instead of returning them to the OS (fewer page faults
-/// per training step than glibc's malloc).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::time::Instant;
 
 use gfm::backend::CpuBackend;
 use gfm::config::{Duration, Schedule, TrainSection};
 use gfm::logging::MemorySink;
 use gfm::mmidas::config::MmidasSection;
-use gfm::train::mmidas::{fit, FitSpec, MmidasData};
+use gfm::recipes::mmidas::{fit, FitSpec, MmidasData};
 use rand::{Rng, SeedableRng};
 
 struct Args {
@@ -62,6 +57,7 @@ fn parse() -> Args {
 }
 
 fn main() {
+    gfm::backend::keep_freed_memory();
     let a = parse();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let data = MmidasData {

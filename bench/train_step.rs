@@ -10,11 +10,6 @@
 
 use std::time::Instant;
 
-/// mimalloc keeps freed buffers for reuse instead of returning them to the OS (fewer page faults
-/// per training step than glibc's malloc).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
@@ -97,6 +92,7 @@ fn bench<B: TrainBackend>(name: &str, args: &Args, device: B::Device) {
 }
 
 fn main() {
+    gfm::backend::keep_freed_memory();
     let args = parse();
     println!(
         "train_step: {} threads available, x86-v4 feature {}",

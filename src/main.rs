@@ -2,11 +2,6 @@
 
 use std::path::PathBuf;
 
-/// mimalloc keeps freed buffers for reuse instead of returning them to the OS (fewer page faults
-/// per training step than glibc's malloc).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

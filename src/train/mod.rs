@@ -15,7 +15,3 @@ pub mod trainer;
 pub use session::{RunSummary, Session};
 pub use task::{EvalMetrics, EvalOutput, StepOutput, Task};
 
-/// The MMIDAS recipe's former path, kept for `bench/mmidas.rs` until it imports
-/// `gfm::recipes::mmidas`; not part of the engine.
-#[doc(hidden)]
-pub use crate::recipes::mmidas;
