@@ -13,17 +13,19 @@ use burn::prelude::*;
 /// `[seq_len, head_dim]` (each half repeated), in f32 as HF `OlmoRotaryEmbedding` computes them.
 pub fn rope_cos_sin(seq_len: usize, offset: usize, head_dim: usize, theta: f64) -> (Vec<f32>, Vec<f32>) {
     let half = head_dim / 2;
+    let inv_freq: Vec<f32> = (0..half).map(|j| 1.0f32 / (theta as f32).powf((2 * j) as f32 / head_dim as f32)).collect();
     let mut cos = Vec::with_capacity(seq_len * head_dim);
     let mut sin = Vec::with_capacity(seq_len * head_dim);
     for t in offset..offset + seq_len {
-        for _ in 0..2 {
-            for j in 0..half {
-                let inv_freq = 1.0f32 / (theta as f32).powf((2 * j) as f32 / head_dim as f32);
-                let angle = t as f32 * inv_freq;
-                cos.push(angle.cos());
-                sin.push(angle.sin());
-            }
+        let start = cos.len();
+        for f in &inv_freq {
+            let angle = t as f32 * f;
+            cos.push(angle.cos());
+            sin.push(angle.sin());
         }
+        // The second half of each row repeats the first.
+        cos.extend_from_within(start..);
+        sin.extend_from_within(start..);
     }
     (cos, sin)
 }

@@ -21,6 +21,14 @@ fn f32_tensor(x: &FlexTensor) -> Option<FlexTensor> {
     (x.dtype() == DType::F32).then(|| x.to_contiguous())
 }
 
+/// `Some(None)` without a weight, `Some(Some(w))` for an f32 weight, `None` for another dtype.
+fn f32_weight(w: &Option<FlexTensor>) -> Option<Option<FlexTensor>> {
+    match w {
+        None => Some(None),
+        Some(w) => f32_tensor(w).map(Some),
+    }
+}
+
 fn slice(x: &FlexTensor) -> &[f32] {
     x.as_slice::<f32>().expect("a contiguous f32 tensor")
 }
@@ -60,8 +68,7 @@ impl Kernels for Flex {
     }
 
     fn norm_forward(x: FloatTensor<Self>, weight: Option<FloatTensor<Self>>, spec: NormSpec) -> FloatTensor<Self> {
-        let w = weight.as_ref().map(f32_tensor);
-        let (Some(xc), Some(w)) = (f32_tensor(&x), w.map_or(Some(None), |w| w.map(Some))) else {
+        let (Some(xc), Some(w)) = (f32_tensor(&x), f32_weight(&weight)) else {
             return composite::norm_primitive::<Self>(x, weight, spec);
         };
         check_norm(spec, w.is_some());
@@ -75,8 +82,7 @@ impl Kernels for Flex {
         dy: FloatTensor<Self>,
         spec: NormSpec,
     ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
-        let w = weight.as_ref().map(f32_tensor);
-        let (Some(xc), Some(g), Some(w)) = (f32_tensor(&x), f32_tensor(&dy), w.map_or(Some(None), |w| w.map(Some))) else {
+        let (Some(xc), Some(g), Some(w)) = (f32_tensor(&x), f32_tensor(&dy), f32_weight(&weight)) else {
             return composite::norm_vjp::<Self>(x, weight, dy, spec);
         };
         check_norm(spec, w.is_some());
