@@ -12,7 +12,7 @@ use std::path::{Component, Path};
 use burn::prelude::*;
 use serde::Deserialize;
 
-use super::hf_config;
+use super::layout;
 use super::keys::{self, HostTensor};
 use super::params;
 use super::safetensors_file::{read_header, read_tensor, TensorHeader};
@@ -34,7 +34,7 @@ fn config_of(dir: &Path) -> Result<(ExportFormat, OlmoConfig), ImportError> {
     let map = value
         .as_object()
         .ok_or_else(|| ImportError::Config { path: path.clone(), reason: "not a JSON object".into() })?;
-    hf_config::parse(&path, map)
+    layout::parse(&path, map)
 }
 
 /// The model shape of the pretrained checkpoint in `dir`, without reading any weights.

@@ -4,11 +4,13 @@
 //!
 //! - [`export_checkpoint`] / [`export_model`]: `model.safetensors`, `config.json`,
 //!   `generation_config.json`, tokenizer files and `gfm_export.json` (provenance).
-//! - [`load_pretrained`] / [`read_config`]: layout detected from `config.json`; single-file or
-//!   sharded (`model.safetensors.index.json`) safetensors in f32, bf16, f16 or f64.
+//! - [`load_pretrained`] / [`read_config`]: layout recognised by the keys `config.json` holds
+//!   ([`layout`]); single-file or sharded (`model.safetensors.index.json`) safetensors in f32,
+//!   bf16, f16 or f64.
 //! - [`keys::KEY_TABLE`]: the one table of parameter names and transforms.
 
 mod hf_config;
+pub mod layout;
 pub mod source;
 mod import;
 pub mod keys;
@@ -53,10 +55,12 @@ impl ExportDtype {
 /// An external checkpoint layout (see [`keys`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
-    /// transformers `OlmoForCausalLM` (`model_type = "olmo"`).
+    /// transformers `OlmoForCausalLM` (`model_type = "olmo"`); on import, recognised by its keys
+    /// ([`layout::HF_KEYS`]).
     Hf,
     /// ai2-olmo 0.6 `hf_olmo.OLMoForCausalLM` (`model_type = "hf_olmo"`), the layout of the
-    /// released Omni-DNA checkpoints; it can also hold RMSNorm scales.
+    /// released Omni-DNA checkpoints; it can also hold RMSNorm scales. On import, recognised by
+    /// its keys ([`layout::HF_OLMO_KEYS`]) whatever its `model_type` (`"olmo-gfm"`, …).
     #[value(name = "hf_olmo")]
     HfOlmo,
 }

@@ -168,7 +168,7 @@ fn unsupported_model_features_are_refused_by_name() {
         (ExportFormat::Hf, "model_type", json!("llama"), "model_type \"llama\""),
         (ExportFormat::HfOlmo, "layer_norm_with_affine", json!(false), "layer_norm_type \"rms\" with layer_norm_with_affine = false"),
         (ExportFormat::HfOlmo, "include_bias", Value::Null, "linear biases"),
-        (ExportFormat::HfOlmo, "alibi", json!(true), "other than RoPE"),
+        (ExportFormat::HfOlmo, "alibi", json!(true), "`alibi` = true"),
         (ExportFormat::HfOlmo, "activation_type", json!("gelu"), "activation other than SwiGLU"),
     ];
     for (k, (format, key, value, needle)) in cases.into_iter().enumerate() {
@@ -183,4 +183,80 @@ fn unsupported_model_features_are_refused_by_name() {
         let err = load_err(&dir);
         assert!(err.contains(needle) && err.contains("config.json"), "{key}: {err}");
     }
+}
+
+/// Rewrite `dir/config.json` by setting (or, for `Value::Null`, removing) `key`.
+fn edit_config(dir: &Path, key: &str, value: Value) {
+    let path = dir.join("config.json");
+    let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    match value {
+        Value::Null => cfg.as_object_mut().unwrap().remove(key),
+        v => cfg.as_object_mut().unwrap().insert(key.into(), v),
+    };
+    std::fs::write(&path, cfg.to_string()).unwrap();
+}
+
+/// Released Omni-DNA checkpoints call their hf_olmo layout "olmo-gfm" (case
+/// `omni-olmo-gfm-model-type`); the layout is recognised by its keys, whatever the name.
+#[test]
+fn hf_olmo_layout_loads_by_its_keys_whatever_its_model_type() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (k, (norm, tie)) in [(NormKind::LayerNormNoAffine, true), (NormKind::RmsNorm, false)].into_iter().enumerate() {
+        let cfg = tiny(norm, tie);
+        let model = random_model(&cfg, 20 + k as u64);
+        let want = super::logits_of(&model, &super::IDS, 2);
+        for (j, model_type) in [json!("olmo-gfm"), json!("omni-dna"), Value::Null].into_iter().enumerate() {
+            let dir = tmp.path().join(format!("m{k}_{j}"));
+            export_model(&model, &cfg, None, &dir, ExportDtype::F32, ExportFormat::HfOlmo).unwrap();
+            edit_config(&dir, "model_type", model_type.clone());
+            let (back_cfg, back) = load_pretrained::<B>(&dir, &Default::default())
+                .unwrap_or_else(|e| panic!("model_type {model_type}: {e}"));
+            assert_eq!(back_cfg, cfg, "model_type {model_type}");
+            assert_eq!(super::logits_of(&back, &super::IDS, 2), want, "model_type {model_type}");
+        }
+    }
+}
+
+#[test]
+fn hf_olmo_values_gfm_cannot_reproduce_are_refused_by_key_and_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, Value, &str); 12] = [
+        ("alibi", json!(true), "`alibi` = true"),
+        ("rope", json!(false), "`rope` = false"),
+        ("rope", Value::Null, "`rope` = false (missing"),
+        ("multi_query_attention", json!(true), "`multi_query_attention` = true"),
+        ("n_kv_heads", json!(1), "`n_kv_heads` = 1"),
+        ("clip_qkv", json!(8.0), "`clip_qkv` = 8.0"),
+        ("block_type", json!("llama"), "`block_type` = \"llama\""),
+        ("norm_after", json!(true), "`norm_after` = true"),
+        ("scale_logits", json!(true), "`scale_logits` = true"),
+        ("attention_layer_norm", json!(true), "`attention_layer_norm` = true"),
+        ("activation_type", json!("gelu"), "`activation_type` = \"gelu\""),
+        ("layer_norm_type", json!("default"), "`layer_norm_type` = \"default\", `layer_norm_with_affine` = true"),
+    ];
+    for (k, (key, value, needle)) in cases.into_iter().enumerate() {
+        let dir = valid(tmp.path(), &format!("r{k}"), ExportFormat::HfOlmo);
+        edit_config(&dir, "model_type", json!("olmo-gfm"));
+        edit_config(&dir, key, value);
+        let err = load_err(&dir);
+        assert!(err.contains(needle) && err.contains("config.json"), "{key}: {err}");
+    }
+}
+
+#[test]
+fn a_config_of_no_known_layout_is_refused_with_the_accepted_layouts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = valid(tmp.path(), "unknown", ExportFormat::HfOlmo);
+    edit_config(&dir, "model_type", json!("mamba"));
+    edit_config(&dir, "n_heads", Value::Null);
+    let err = load_err(&dir);
+    assert!(err.contains("\"mamba\"") && err.contains("hf_olmo layout") && err.contains("model_type \"olmo\""), "{err}");
+    assert!(err.contains("missing: n_heads"), "{err}");
+
+    let dir = valid(tmp.path(), "both", ExportFormat::HfOlmo);
+    edit_config(&dir, "hidden_size", json!(16));
+    edit_config(&dir, "num_attention_heads", json!(2));
+    edit_config(&dir, "num_hidden_layers", json!(2));
+    edit_config(&dir, "intermediate_size", json!(64));
+    assert!(load_err(&dir).contains("keys of both layouts"));
 }
