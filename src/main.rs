@@ -198,12 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export { src, from, out, dtype, format } => {
             let summary = match (src, from) {
                 (Some(src), _) => gfm::export::export_checkpoint(&src, &out, dtype, format)?,
-                (None, Some(from)) => {
-                    let device = Default::default();
-                    let (cfg, model) = gfm::export::load_pretrained::<burn::backend::Flex>(&from, &device)?;
-                    let tok = std::fs::read(from.join("tokenizer.json")).ok();
-                    gfm::export::export_model(&model, &cfg, tok.as_deref(), &out, dtype, format)?
-                }
+                (None, Some(from)) => gfm::export::export_pretrained(&from, &out, dtype, format)?,
                 (None, None) => unreachable!("clap requires src or --from"),
             };
             for w in &summary.warnings {

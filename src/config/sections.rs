@@ -86,7 +86,13 @@ impl TokenizerSection {
     fn resolve_paths(&mut self, base: &Path, problems: &mut Vec<String>) {
         if let Some(p) = &self.path {
             match existing(p, base) {
-                Some(c) => self.path = Some(c),
+                // Validated here too, so `gfm check` and a run stop before any data is read.
+                Some(c) => {
+                    if let Err(e) = crate::tokenizer::DnaTokenizer::from_file(&c) {
+                        problems.push(format!("tokenizer.path: {e}"));
+                    }
+                    self.path = Some(c)
+                }
                 None => problems.push(format!("tokenizer.path: file {} not found", p.display())),
             }
         }

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 pub use import::{load_pretrained, read_config};
 pub use keys::{HostTensor, KEY_TABLE};
-pub use writer::{export_checkpoint, export_model, ExportSummary, EXPORT_MARKER};
+pub use writer::{export_checkpoint, export_model, export_pretrained, ExportSummary, EXPORT_MARKER};
 
 /// Element type of the exported tensors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -128,6 +128,8 @@ pub enum ExportError {
     RunConfig { path: PathBuf, reason: String },
     #[error(transparent)]
     Tokenizer(#[from] crate::tokenizer::TokenizerError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
     #[error("{tokenizer} has {tokens} tokens but the model has only {rows} embedding rows")]
     TokenizerTooLarge { tokenizer: PathBuf, tokens: usize, rows: usize },
     #[error("cannot load the model record of {dir}: {message}")]

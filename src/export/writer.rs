@@ -80,6 +80,24 @@ pub fn export_checkpoint(src: &Path, out: &Path, dtype: ExportDtype, format: Exp
     Ok(summary)
 }
 
+/// `gfm export --from DIR`: re-export a pretrained checkpoint that [`super::load_pretrained`]
+/// reads. Its `tokenizer.json`, if it ships one, is validated like every foreign tokenizer
+/// ([`DnaTokenizer::from_file`]) and must fit the embedding table before it is copied.
+pub fn export_pretrained(from: &Path, out: &Path, dtype: ExportDtype, format: ExportFormat) -> Result<ExportSummary, ExportError> {
+    let (cfg, model) = super::load_pretrained::<Flex>(from, &Default::default())?;
+    let tok_path = from.join("tokenizer.json");
+    let tokenizer_json = if tok_path.is_file() {
+        let tokens = DnaTokenizer::from_file(&tok_path)?.vocab_size();
+        if tokens > cfg.vocab_size {
+            return Err(ExportError::TokenizerTooLarge { tokenizer: tok_path, tokens, rows: cfg.vocab_size });
+        }
+        Some(fs::read(&tok_path).map_err(|source| ExportError::Io { path: tok_path.clone(), source })?)
+    } else {
+        None
+    };
+    export_model(&model, &cfg, tokenizer_json.as_deref(), out, dtype, format)
+}
+
 /// Export an in-memory model (no tokenizer files when `tokenizer_json` is `None`).
 pub fn export_model<B: Backend>(
     model: &OlmoModel<B>,

@@ -2,8 +2,10 @@
 //!
 //! The on-disk format is the Hugging Face `tokenizer.json`, so a tokenizer trained here loads in
 //! Python (`tokenizers.Tokenizer.from_file`, `PreTrainedTokenizerFast(tokenizer_file=...)`), and
-//! a released BPE tokenizer (e.g. Omni-DNA's, 4096 entries) loads here if it uses the same
-//! special ids; [`DnaTokenizer::from_file`] checks that and says what differs.
+//! a released BPE tokenizer (e.g. Omni-DNA's, 4096 entries) loads here if it encodes DNA the
+//! way gfm needs; [`DnaTokenizer::from_file`] checks that by behaviour (`validate.rs`: BPE, the
+//! special ids, no normalizer or pre-tokenizer that changes DNA, deterministic, a probe encoded
+//! into base tokens) and names the component at fault.
 //!
 //! Conventions (the project's; DNABERT-2 uses the same special ids):
 //! - five special tokens with fixed ids: `[UNK]`=0, `[CLS]`=1, `[SEP]`=2, `[PAD]`=3, `[MASK]`=4;
@@ -16,6 +18,9 @@
 
 pub mod expand;
 pub mod text;
+mod validate;
+
+pub use validate::PROBE;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -24,7 +29,7 @@ use tokenizers::decoders::fuse::Fuse;
 use tokenizers::models::bpe::{BpeTrainer, BPE};
 use tokenizers::models::TrainerWrapper;
 use tokenizers::processors::template::TemplateProcessing;
-use tokenizers::{AddedToken, Model, Tokenizer};
+use tokenizers::{AddedToken, Tokenizer};
 
 /// Id of `[UNK]`: any base outside the BPE alphabet (N and other IUPAC codes).
 pub const UNK_ID: u32 = 0;
@@ -71,6 +76,14 @@ pub enum TokenizerError {
     MissingBase { path: PathBuf, base: char },
     #[error("{path}: an unknown base is dropped instead of becoming [UNK] (the BPE model has no unk_token); set \"unk_token\": \"[UNK]\" in the model section")]
     DropsUnknown { path: PathBuf },
+    #[error("{path}: the tokenizer model is {model}, not BPE, so DNA is not split into base tokens (a WordPiece or WordLevel model makes a long sequence one [UNK]); {fix}")]
+    NotBpe { path: PathBuf, model: String, fix: &'static str },
+    #[error("{path}: the {component} changes DNA before the model sees it ({probe:?} becomes {got:?}), so bases no longer match the vocabulary and become [UNK]; {fix}")]
+    AltersDna { path: PathBuf, component: String, probe: &'static str, got: String, fix: &'static str },
+    #[error("{path}: the {component} gives different ids for the same DNA on every call; {fix}")]
+    Nondeterministic { path: PathBuf, component: String, fix: &'static str },
+    #[error("{path}: the DNA probe {probe} encodes (model {model}) as [{got}], which does not spell the probe's bases with [UNK] only for N; {fix}")]
+    ProbeMismatch { path: PathBuf, probe: &'static str, got: String, model: String, fix: &'static str },
     #[error("cannot write tokenizer file {path}: {cause}")]
     Write {
         path: PathBuf,
@@ -145,7 +158,10 @@ impl DnaTokenizer {
         Ok(tok)
     }
 
-    /// Load a Hugging Face `tokenizer.json` and check the special ids and the A/C/G/T tokens.
+    /// Load a Hugging Face `tokenizer.json` and validate it before any use: BPE, special ids,
+    /// A/C/G/T tokens, DNA unchanged by normalizer and pre-tokenizer, deterministic, and
+    /// [`PROBE`] encoded into base tokens (see `validate.rs`). Every foreign tokenizer gfm reads
+    /// comes through here.
     pub fn from_file(path: &Path) -> Result<Self, TokenizerError> {
         let text = std::fs::read_to_string(path).map_err(|cause| TokenizerError::Read {
             path: path.to_path_buf(),
@@ -258,41 +274,6 @@ impl DnaTokenizer {
     /// The underlying Hugging Face tokenizer (for vocabulary expansion and export).
     pub fn inner(&self) -> &Tokenizer {
         &self.inner
-    }
-
-    /// Check the invariants the rest of gfm relies on; `path` only labels the errors.
-    fn validate(&self, path: &Path) -> Result<(), TokenizerError> {
-        for (id, token) in SPECIAL_TOKENS.iter().enumerate() {
-            let found = self.inner.token_to_id(token);
-            if found != Some(id as u32) {
-                return Err(TokenizerError::SpecialId {
-                    path: path.to_path_buf(),
-                    token,
-                    found,
-                });
-            }
-        }
-        for base in ['A', 'C', 'G', 'T'] {
-            if self.inner.token_to_id(&base.to_string()).is_none() {
-                return Err(TokenizerError::MissingBase {
-                    path: path.to_path_buf(),
-                    base,
-                });
-            }
-        }
-        // A BPE without unk_token silently drops unknown characters; probe with a byte that
-        // no DNA vocabulary holds as a token.
-        let probe = self
-            .inner
-            .get_model()
-            .tokenize("\u{1}")
-            .map_err(TokenizerError::Encode)?;
-        if probe.is_empty() {
-            return Err(TokenizerError::DropsUnknown {
-                path: path.to_path_buf(),
-            });
-        }
-        Ok(())
     }
 }
 

@@ -217,3 +217,73 @@ fn training_pieces_hold_only_acgt_and_respect_the_chunk_size() {
         ["ACG", "T", "ACG", "TAC", "GT", "A", "GGG", "G", "CC"]
     );
 }
+
+/// `tokenizer.json` text of a trained tokenizer after `edit`.
+fn edited(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut json: serde_json::Value = serde_json::from_str(&trained(40).inner().to_string(false).expect("json")).expect("parse");
+    edit(&mut json);
+    json.to_string()
+}
+
+/// Load `text` as `<name>.json`; the refusal's message.
+fn refusal(name: &str, text: &str) -> (TokenizerError, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(format!("{name}.json"));
+    std::fs::write(&path, text).expect("write");
+    let err = DnaTokenizer::from_file(&path).expect_err(name);
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("{name}.json")), "{msg}");
+    (err, msg)
+}
+
+/// Case `tokenizer-lowercase-normalizer`: an upper-case vocabulary behind a `Lowercase`
+/// normalizer made every base [UNK] and training went on.
+#[test]
+fn a_normalizer_that_changes_dna_is_refused_by_name() {
+    let (err, msg) = refusal("lower", &edited(|j| j["normalizer"] = serde_json::json!({"type": "Lowercase"})));
+    assert!(matches!(err, TokenizerError::AltersDna { .. }), "{msg}");
+    assert!(msg.contains("normalizer Lowercase") && msg.contains("\"normalizer\": null"), "{msg}");
+    let seq = serde_json::json!({"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "Lowercase"}]});
+    let (_, msg) = refusal("seq", &edited(|j| j["normalizer"] = seq));
+    assert!(msg.contains("normalizer Sequence[NFD, Lowercase]"), "{msg}");
+    // A normalizer that leaves upper-case DNA alone is harmless.
+    let text = edited(|j| j["normalizer"] = serde_json::json!({"type": "NFC"}));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("nfc.json"), text).expect("write");
+    assert!(DnaTokenizer::from_file(&dir.path().join("nfc.json")).is_ok());
+}
+
+/// Case `tokenizer-wordpiece-misleading-error`: a WordPiece model made each whole sequence one
+/// [UNK], and the run stopped much later with "0 windows; lower the batch size".
+#[test]
+fn a_model_other_than_bpe_is_refused_by_name() {
+    let vocab: serde_json::Map<String, serde_json::Value> = SPECIAL_TOKENS
+        .iter()
+        .chain(&["A", "C", "G", "T", "##A", "##C", "##G", "##T"])
+        .enumerate()
+        .map(|(i, t)| (t.to_string(), serde_json::json!(i)))
+        .collect();
+    let text = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
+        "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null, "decoder": null,
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100, "vocab": vocab}
+    });
+    let (err, msg) = refusal("wordpiece", &text.to_string());
+    assert!(matches!(err, TokenizerError::NotBpe { .. }), "{msg}");
+    assert!(msg.contains("model is WordPiece") && msg.contains("leave `tokenizer.path` unset"), "{msg}");
+}
+
+#[test]
+fn a_pre_tokenizer_dropout_or_vocabulary_that_garbles_dna_is_refused() {
+    let byte_level = serde_json::json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true});
+    let (err, msg) = refusal("bytelevel", &edited(|j| j["pre_tokenizer"] = byte_level));
+    assert!(matches!(err, TokenizerError::AltersDna { .. }) && msg.contains("pre_tokenizer ByteLevel"), "{msg}");
+
+    let (err, msg) = refusal("dropout", &edited(|j| j["model"]["dropout"] = serde_json::json!(0.3)));
+    assert!(matches!(err, TokenizerError::Nondeterministic { .. }) && msg.contains("dropout"), "{msg}");
+
+    // "C" given the id of "A": every C would come back as an A.
+    let (err, msg) = refusal("shared_id", &edited(|j| j["model"]["vocab"]["C"] = j["model"]["vocab"]["A"].clone()));
+    assert!(matches!(err, TokenizerError::ProbeMismatch { .. }) && msg.contains(PROBE), "{msg}");
+}

@@ -260,3 +260,25 @@ fn a_config_of_no_known_layout_is_refused_with_the_accepted_layouts() {
     edit_config(&dir, "intermediate_size", json!(64));
     assert!(load_err(&dir).contains("keys of both layouts"));
 }
+
+/// A tokenizer shipped beside pretrained weights goes through the same validation as
+/// `tokenizer.path` (here a lower-casing normalizer, case `tokenizer-lowercase-normalizer`).
+#[test]
+fn export_from_a_checkpoint_with_a_garbling_tokenizer_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = valid(tmp.path(), "src", ExportFormat::HfOlmo);
+    let seq: Vec<u8> = (0..400u32).map(|i| b"ACGT"[(i * 7 % 13 % 4) as usize]).collect();
+    let tok = gfm::tokenizer::DnaTokenizer::train([seq.as_slice()].into_iter(), 20).unwrap();
+    let mut json: Value = serde_json::from_str(&tok.inner().to_string(false).unwrap()).unwrap();
+    tok.save(&dir.join("tokenizer.json")).unwrap();
+    gfm::export::export_pretrained(&dir, &tmp.path().join("ok"), ExportDtype::F32, ExportFormat::HfOlmo).unwrap();
+    assert!(tmp.path().join("ok/tokenizer.json").is_file());
+
+    json["normalizer"] = json!({"type": "Lowercase"});
+    std::fs::write(dir.join("tokenizer.json"), json.to_string()).unwrap();
+    let err = gfm::export::export_pretrained(&dir, &tmp.path().join("bad"), ExportDtype::F32, ExportFormat::HfOlmo)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tokenizer.json") && err.contains("normalizer Lowercase"), "{err}");
+    assert!(!tmp.path().join("bad").exists(), "nothing written");
+}
