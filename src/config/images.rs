@@ -91,7 +91,9 @@ impl Default for NeedleSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VqvaeSection {
-    /// Training images: an IDX3 file (e.g. `train-images-idx3-ubyte.gz`) or a PNG folder.
+    /// Training images: an IDX3 file (e.g. `train-images-idx3-ubyte.gz`) or a PNG folder. Every
+    /// PNG colour type is made grey by one rule (`data::images::to_grey`: alpha over white,
+    /// BT.709 luma); a set of mostly constant images is refused.
     pub train_images: PathBuf,
     /// IDX1 labels of `train_images` (needed for `digits`; not used with a PNG folder).
     pub train_labels: Option<PathBuf>,

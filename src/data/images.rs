@@ -2,7 +2,9 @@
 //! reader, a labelled PNG-folder reader, and PNG writers for single images and comparison grids.
 //!
 //! Pixels are `u8` on disk and `f32` in `[0, 1]` (`value / 255`) in tensors. An image is always
-//! row-major, 784 values (`y * 28 + x`), white = 1 (MNIST: white digit on black).
+//! row-major, 784 values (`y * 28 + x`), white = 1 (MNIST: white digit on black). Every PNG
+//! colour type becomes grey by one rule, [`to_grey`] (alpha composited onto white, BT.709 luma),
+//! and a set of mostly constant images is refused ([`check_not_constant`]).
 //!
 //! IDX format (LeCun et al., <http://yann.lecun.com/exdb/mnist/>): a big-endian header
 //! `0x00 0x00 <type 0x08 = u8> <ndim>`, then `ndim` big-endian `u32` sizes, then the data.
@@ -35,6 +37,8 @@ pub enum ImageError {
     Decode { path: PathBuf, message: String },
     #[error("{path}: no PNG images found in its sub-folders; expect <dir>/<label>/<image>.png")]
     EmptyFolder { path: PathBuf },
+    #[error("{path}: {constant} of {total} images are constant (every pixel within {CONSTANT_RANGE} grey levels, e.g. all {value}), so the set has no content to learn; check how the images were drawn (ink only in the alpha channel is composited onto white, see data::images::to_grey) and export them as grey or opaque RGB")]
+    Constant { path: PathBuf, constant: usize, total: usize, value: u8 },
     #[error("cannot write image {path}: {message}")]
     Write { path: PathBuf, message: String },
 }
@@ -122,7 +126,9 @@ pub fn read_idx_images(path: &Path) -> Result<Vec<Image>, ImageError> {
     if dims[1] != SIDE || dims[2] != SIDE {
         return Err(ImageError::WrongSize { path: path.to_path_buf(), rows: dims[1], cols: dims[2] });
     }
-    Ok(data.chunks_exact(PIXELS).map(|c| c.try_into().expect("PIXELS bytes")).collect())
+    let images: Vec<Image> = data.chunks_exact(PIXELS).map(|c| c.try_into().expect("PIXELS bytes")).collect();
+    check_not_constant(path, &images)?;
+    Ok(images)
 }
 
 /// Read an IDX1 label file (`.gz` or raw).
@@ -142,15 +148,81 @@ pub fn read_mnist(images: &Path, labels: &Path) -> Result<LabelledImages, ImageE
     Ok(LabelledImages { images: imgs, labels: labs.into_iter().map(u32::from).collect(), classes: (0..10).map(|d| d.to_string()).collect() })
 }
 
-/// Read one image file (PNG, or any format the `image` crate was built with) as 28 x 28 grayscale.
-/// Other sizes are resized (triangle filter). No inversion: MNIST-like inputs are light on dark.
+/// Background that transparent pixels are composited onto: white, `1.0`.
+///
+/// Why white: it is what image viewers and browsers show behind a transparent PNG, so gfm trains
+/// on the picture a person sees when opening the file. Digits drawn as black ink in the alpha
+/// channel (RGB all zero, the case `png-alpha-flattened`) become dark digits on white, the reverse
+/// of MNIST's polarity but with the digit intact; on a black background they would vanish. The
+/// reverse case (white ink on transparency) becomes all white and is caught by
+/// [`check_not_constant`], never trained on silently.
+pub const ALPHA_BACKGROUND: f32 = 1.0;
+
+/// Images whose pixels all lie within this many grey levels (of 255) of each other carry no
+/// pattern: they are "constant".
+pub const CONSTANT_RANGE: u8 = 2;
+
+/// The one rule that turns any decoded image (every PNG colour type: grey, grey + alpha, RGB,
+/// RGBA, palette (expanded to RGB(A) by the decoder, `tRNS` to alpha), 8 or 16 bits per
+/// channel) into one grey level per pixel in `[0, 1]`:
+///
+/// 1. each channel as a fraction of its maximum (`v / 255` or `v / 65535`);
+/// 2. alpha composited onto [`ALPHA_BACKGROUND`] with Porter–Duff "over" in the stored
+///    (sRGB-encoded) values, as browsers do (W3C Compositing and Blending, §5):
+///    `c' = a·c + (1 − a)·background`; an image without alpha has `a = 1`;
+/// 3. colour to grey by the BT.709 luma `Y' = 0.2126 R' + 0.7152 G' + 0.0722 B'` (ITU-R BT.709,
+///    the coefficients of the `image` crate's `to_luma8`); grey images keep their value.
+///
+/// # Shapes
+/// `img`: `[height, width]` pixels → `[height * width]` grey values, row-major.
+pub fn to_grey(img: &image::DynamicImage) -> Vec<f32> {
+    let over = |c: f32, a: f32| a * c + (1.0 - a) * ALPHA_BACKGROUND;
+    match img.color() {
+        image::ColorType::L8 | image::ColorType::L16 | image::ColorType::La8 | image::ColorType::La16 => {
+            img.to_luma_alpha32f().pixels().map(|p| over(p.0[0], p.0[1])).collect()
+        }
+        _ => img
+            .to_rgba32f()
+            .pixels()
+            .map(|p| {
+                let [r, g, b, a] = p.0;
+                0.2126 * over(r, a) + 0.7152 * over(g, a) + 0.0722 * over(b, a)
+            })
+            .collect(),
+    }
+}
+
+/// Read one image file (PNG, or any format the `image` crate was built with) as 28 x 28 grey,
+/// converted by [`to_grey`]. Other sizes are resized (triangle filter). No inversion:
+/// MNIST-like opaque inputs stay light on dark.
 pub fn read_png(path: &Path) -> Result<Image, ImageError> {
     let img = image::open(path).map_err(|e| ImageError::Decode { path: path.to_path_buf(), message: e.to_string() })?;
-    let mut gray = img.to_luma8();
+    let (w, h) = (img.width(), img.height());
+    let raw: Vec<u8> = to_grey(&img).iter().map(|&v| unit_to_u8(v)).collect();
+    let mut gray = image::GrayImage::from_raw(w, h, raw)
+        .ok_or_else(|| ImageError::Decode { path: path.to_path_buf(), message: format!("{w} x {h} pixels do not fill the image") })?;
     if gray.width() as usize != SIDE || gray.height() as usize != SIDE {
         gray = image::imageops::resize(&gray, SIDE as u32, SIDE as u32, image::imageops::FilterType::Triangle);
     }
-    Ok(gray.into_raw().try_into().expect("28 x 28 luma image"))
+    gray.into_raw().try_into().map_err(|_| ImageError::WrongSize { path: path.to_path_buf(), rows: SIDE, cols: SIDE })
+}
+
+/// True when every pixel of `img` is within [`CONSTANT_RANGE`] of every other.
+pub fn is_constant(img: &Image) -> bool {
+    let (lo, hi) = img.iter().fold((u8::MAX, u8::MIN), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+    hi - lo <= CONSTANT_RANGE
+}
+
+/// Refuse a data set in which more than half of the images are constant ([`is_constant`]): one
+/// blank image may be a real sample, but a set of mostly blank ones trains nothing and scores a
+/// meaningless reconstruction PSNR. `path` (the folder or file) names the set in the error.
+pub fn check_not_constant(path: &Path, images: &[Image]) -> Result<(), ImageError> {
+    let constant = images.iter().filter(|img| is_constant(img)).count();
+    if images.is_empty() || constant * 2 <= images.len() {
+        return Ok(());
+    }
+    let value = images.iter().find(|img| is_constant(img)).map_or(0, |img| img[0]);
+    Err(ImageError::Constant { path: path.to_path_buf(), constant, total: images.len(), value })
 }
 
 /// Read `<dir>/<class>/<file>.png` images: classes are the sub-folder names, sorted; files are
@@ -187,6 +259,7 @@ pub fn read_png_folder(dir: &Path) -> Result<LabelledImages, ImageError> {
     if out.images.is_empty() {
         return Err(ImageError::EmptyFolder { path: dir.to_path_buf() });
     }
+    check_not_constant(dir, &out.images)?;
     Ok(out)
 }
 
@@ -312,5 +385,117 @@ mod tests {
         assert_eq!(g.get_pixel(0, 0).0[0], 255);
         assert_eq!(g.get_pixel(3, 3).0[0], 255); // a[0] scaled 2x
         assert_eq!(g.get_pixel(5, 3).0[0], 0);
+    }
+
+    /// A 28 x 28 image of `kind` whose pixel 0 is `ink` and every other pixel `paper`.
+    fn two_tone<P: image::Pixel>(ink: P, paper: P) -> image::ImageBuffer<P, Vec<P::Subpixel>> {
+        image::ImageBuffer::from_fn(SIDE as u32, SIDE as u32, |x, y| if x == 0 && y == 0 { ink } else { paper })
+    }
+
+    /// Standard CRC-32 (ISO-HDLC, PNG chunks): reflected polynomial 0xEDB88320.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &b in bytes {
+            c ^= b as u32;
+            for _ in 0..8 {
+                c = if c & 1 == 1 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            }
+        }
+        !c
+    }
+
+    /// A 28 x 28 palette PNG (colour type 3, 8-bit indices) written chunk by chunk (PNG spec
+    /// §11.2), since the `image` crate writes no palette images; pixel 0 has index 0, the rest 1.
+    fn palette_png(palette: [[u8; 3]; 2], alpha: Option<[u8; 2]>) -> Vec<u8> {
+        let chunk = |out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]| {
+            out.extend((data.len() as u32).to_be_bytes());
+            let mut body = kind.to_vec();
+            body.extend_from_slice(data);
+            out.extend(&body);
+            out.extend(crc32(&body).to_be_bytes());
+        };
+        let mut raw = Vec::new();
+        for y in 0..SIDE {
+            raw.push(0); // filter: none
+            raw.extend((0..SIDE).map(|x| u8::from(x + y > 0)));
+        }
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut z, &raw).unwrap();
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = (SIDE as u32).to_be_bytes().repeat(2);
+        ihdr.extend([8, 3, 0, 0, 0]);
+        chunk(&mut out, b"IHDR", &ihdr);
+        chunk(&mut out, b"PLTE", &palette.concat());
+        if let Some(alpha) = alpha {
+            chunk(&mut out, b"tRNS", &alpha);
+        }
+        chunk(&mut out, b"IDAT", &z.finish().unwrap());
+        chunk(&mut out, b"IEND", &[]);
+        out
+    }
+
+    /// Every PNG colour type goes through `to_grey`: alpha over white, BT.709 luma, 16-bit
+    /// scaled. Expected values worked out by hand: e.g. red 255 → 0.2126 · 255 = 54.2 → 54;
+    /// black at alpha 128 → (1 − 128/255) · 255 = 127.
+    #[test]
+    fn every_png_colour_type_becomes_grey_by_one_rule() {
+        use image::{Luma, LumaA, Rgb, Rgba};
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(format!("{name}.png"));
+        two_tone(Luma([200u8]), Luma([3u8])).save(p("grey")).unwrap();
+        two_tone(LumaA([0u8, 255]), LumaA([0u8, 0])).save(p("grey_alpha")).unwrap();
+        two_tone(LumaA([0u8, 128]), LumaA([90u8, 255])).save(p("grey_half_alpha")).unwrap();
+        two_tone(Rgb([255u8, 0, 0]), Rgb([0u8, 255, 0])).save(p("rgb")).unwrap();
+        // The case png-alpha-flattened: black ink drawn only in the alpha channel.
+        two_tone(Rgba([0u8, 0, 0, 255]), Rgba([0u8, 0, 0, 0])).save(p("rgba_black_ink")).unwrap();
+        two_tone(Rgba([255u8, 255, 255, 255]), Rgba([0u8, 0, 255, 255])).save(p("rgba_opaque")).unwrap();
+        two_tone(Luma([128u16 * 257]), Luma([65535u16])).save(p("grey16")).unwrap();
+        two_tone(Rgba([0u16, 0, 0, 65535]), Rgba([0u16, 0, 0, 0])).save(p("rgba16")).unwrap();
+        std::fs::write(p("palette"), palette_png([[0, 0, 0], [255, 255, 255]], None)).unwrap();
+        std::fs::write(p("palette_trns"), palette_png([[0, 0, 0], [0, 0, 0]], Some([255, 0]))).unwrap();
+        let cases: [(&str, image::ColorType, u8, u8); 10] = [
+            ("grey", image::ColorType::L8, 200, 3),
+            ("grey_alpha", image::ColorType::La8, 0, 255),
+            ("grey_half_alpha", image::ColorType::La8, 127, 90),
+            ("rgb", image::ColorType::Rgb8, 54, 182),
+            ("rgba_black_ink", image::ColorType::Rgba8, 0, 255),
+            ("rgba_opaque", image::ColorType::Rgba8, 255, 18),
+            ("grey16", image::ColorType::L16, 128, 255),
+            ("rgba16", image::ColorType::Rgba16, 0, 255),
+            ("palette", image::ColorType::Rgb8, 0, 255),
+            ("palette_trns", image::ColorType::Rgba8, 0, 255),
+        ];
+        for (name, color, ink, paper) in cases {
+            assert_eq!(image::open(p(name)).unwrap().color(), color, "{name}: decoded colour type");
+            let img = read_png(&p(name)).unwrap();
+            assert_eq!((img[0], img[1], img[PIXELS - 1]), (ink, paper, paper), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_set_of_mostly_constant_images_is_refused_naming_the_folder_and_count() {
+        use image::Rgba;
+        let dir = tempfile::tempdir().unwrap();
+        let put = |class: &str, name: &str, img: image::RgbaImage| {
+            std::fs::create_dir_all(dir.path().join(class)).unwrap();
+            img.save(dir.path().join(class).join(name)).unwrap();
+        };
+        let blank = || two_tone(Rgba([0u8, 0, 0, 255]), Rgba([1u8, 1, 1, 255]));
+        let digit = || two_tone(Rgba([0u8, 0, 0, 255]), Rgba([0u8, 0, 0, 0]));
+        put("0", "a.png", blank());
+        put("1", "b.png", digit());
+        put("1", "c.png", blank());
+        let err = read_png_folder(dir.path()).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ImageError::Constant { constant: 2, total: 3, .. }), "{msg}");
+        assert!(msg.contains(&dir.path().display().to_string()) && msg.contains("2 of 3 images are constant"), "{msg}");
+        // One blank image among real ones is a sample, not a broken set.
+        put("0", "d.png", digit());
+        assert_eq!(read_png_folder(dir.path()).unwrap().images.len(), 4);
+        // The same rule for IDX files.
+        let idx = dir.path().join("blank-idx3-ubyte");
+        std::fs::write(&idx, idx3(2, 28, 28, &[0u8; 2 * PIXELS])).unwrap();
+        let msg = read_idx_images(&idx).unwrap_err().to_string();
+        assert!(msg.contains("blank-idx3-ubyte") && msg.contains("2 of 2"), "{msg}");
     }
 }
