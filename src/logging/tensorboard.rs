@@ -6,7 +6,9 @@
 //! `image 0.23`, and scalars need only three small messages.
 //!
 //! A run's directory holds `events.out.tfevents.<unix secs>.<hostname>`; the first event
-//! carries `file_version = "brain.Event:2"`, each later event one scalar.
+//! carries `file_version = "brain.Event:2"`, each later event one scalar. A resumed run writes a
+//! new file whose second event is a `SessionLog.START` ([`TensorBoardWriter::mark_resume`]), so
+//! TensorBoard hides the old file's steps after the checkpoint instead of showing them twice.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, ErrorKind, Write};
@@ -15,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
 
-use super::tfrecord::{encode_record, read_events, Event, Summary, SummaryValue};
+use super::tfrecord::{encode_record, read_events, Event, SessionLog, SessionStatus, Summary, SummaryValue};
 use super::{LogError, MetricSink};
 
 /// The version string TensorBoard expects in the first event of a file.
@@ -93,6 +95,7 @@ impl TensorBoardWriter {
             step: 0,
             file_version: Some(FILE_VERSION.to_string()),
             summary: None,
+            session_log: None,
         };
         writer.write_event(&first)?;
         writer.try_flush()?;
@@ -133,12 +136,36 @@ impl TensorBoardWriter {
                     simple_value: Some(value),
                 }],
             }),
+            session_log: None,
         };
         self.write_event(&event)?;
         if self.pending >= self.flush_every || self.last_flush.elapsed() >= FLUSH_INTERVAL {
             self.try_flush()?;
         }
         Ok(())
+    }
+
+    /// Mark a resumed run: an event `session_log { status: START }` at `first_step`, the first
+    /// optimizer step the resumed run will log (checkpoint step + 1), flushed at once.
+    ///
+    /// TensorBoard's `EventAccumulator` then drops every earlier event (from this run's older
+    /// event files) whose step is `>= first_step`: the steps logged between the checkpoint and
+    /// the crash, which the resumed run logs again (`_CheckForRestartAndMaybePurge`,
+    /// tensorboard/backend/event_processing/event_accumulator.py). Call it before any scalar.
+    pub fn mark_resume(&mut self, first_step: u64, checkpoint: &Path) -> Result<(), LogError> {
+        let event = Event {
+            wall_time: now_secs(),
+            step: i64::try_from(first_step).unwrap_or(i64::MAX),
+            file_version: None,
+            summary: None,
+            session_log: Some(SessionLog {
+                status: SessionStatus::Start as i32,
+                checkpoint_path: checkpoint.display().to_string(),
+                msg: format!("resumed from {}", checkpoint.display()),
+            }),
+        };
+        self.write_event(&event)?;
+        self.try_flush()
     }
 
     fn write_event(&mut self, event: &Event) -> Result<(), LogError> {
@@ -312,5 +339,78 @@ mod tests {
         writer.scalar("x", 1, 1.0);
         writer.scalar("x", 2, 2.0);
         assert_eq!(read_scalars(writer.path()).expect("read").len(), 2);
+    }
+
+    /// Fields of one protobuf message as `(field number, wire type, payload)`, decoded by hand
+    /// (protobuf encoding guide: a varint key `field << 3 | wire type`; types 0 varint,
+    /// 1 fixed64, 2 length-delimited, 5 fixed32), so the field numbers are checked
+    /// independently of the prost annotations.
+    fn raw_fields(mut b: &[u8]) -> Vec<(u64, u8, Vec<u8>)> {
+        fn varint(b: &mut &[u8]) -> u64 {
+            let mut v = 0u64;
+            for shift in (0..64).step_by(7) {
+                let byte = b[0];
+                *b = &b[1..];
+                v |= u64::from(byte & 0x7f) << shift;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+            }
+            v
+        }
+        let mut out = Vec::new();
+        while !b.is_empty() {
+            let key = varint(&mut b);
+            let (field, wire) = (key >> 3, (key & 7) as u8);
+            let payload = match wire {
+                0 => varint(&mut b).to_le_bytes().to_vec(),
+                1 | 5 => {
+                    let n = if wire == 1 { 8 } else { 4 };
+                    let (p, rest) = b.split_at(n);
+                    b = rest;
+                    p.to_vec()
+                }
+                2 => {
+                    let n = varint(&mut b) as usize;
+                    let (p, rest) = b.split_at(n);
+                    b = rest;
+                    p.to_vec()
+                }
+                other => panic!("wire type {other}"),
+            };
+            out.push((field, wire, payload));
+        }
+        out
+    }
+
+    #[test]
+    fn a_resumed_run_marks_its_first_step_with_a_session_log_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = TensorBoardWriter::create(dir.path()).expect("create");
+        writer.mark_resume(201, Path::new("run/step_0000200")).expect("mark");
+        writer.scalar("train/loss", 210, 1.5);
+        let path = writer.path().to_path_buf();
+        drop(writer);
+
+        let events = read_events(&path).expect("read");
+        assert_eq!(events.len(), 3);
+        let start = &events[1];
+        assert_eq!(start.step, 201);
+        assert_eq!(start.session_log.as_ref().map(|l| l.status), Some(SessionStatus::Start as i32));
+        assert!(start.summary.is_none() && start.file_version.is_none());
+
+        // The same record decoded by hand: Event.step (field 2) = 201 and Event.session_log
+        // (field 7; tensorboard/compat/proto/event.proto) whose status (field 1) is START = 1.
+        let bytes = std::fs::read(&path).expect("bytes");
+        let first_len = u64::from_le_bytes(bytes[..8].try_into().expect("8")) as usize;
+        let second = &bytes[16 + first_len..];
+        let len = u64::from_le_bytes(second[..8].try_into().expect("8")) as usize;
+        let fields = raw_fields(&second[12..12 + len]);
+        let step = fields.iter().find(|f| f.0 == 2).expect("step field");
+        assert_eq!((step.1, u64::from_le_bytes(step.2[..8].try_into().expect("8"))), (0, 201));
+        let log = fields.iter().find(|f| f.0 == 7).expect("session_log is field 7");
+        assert_eq!(log.1, 2, "a message");
+        let status = raw_fields(&log.2).into_iter().find(|f| f.0 == 1).expect("status field");
+        assert_eq!((status.1, status.2[0]), (0, 1), "status START = 1");
     }
 }

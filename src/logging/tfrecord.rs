@@ -10,7 +10,8 @@
 //! ```
 //!
 //! with `mask(crc) = ((crc >> 15) | (crc << 17)) + 0xa282ead8` (wrapping). The first event
-//! carries `file_version = "brain.Event:2"`; each later event carries one scalar.
+//! carries `file_version = "brain.Event:2"`; each later event carries one scalar, except the
+//! `session_log { status: START }` event that marks where a resumed run restarts.
 //! Field numbers are those of `tensorboard/compat/proto/event.proto` and `summary.proto`
 //! in the tensorflow/tensorboard repository.
 
@@ -35,6 +36,33 @@ pub struct Event {
     /// Member of the `what` oneof: the summary values.
     #[prost(message, optional, tag = "5")]
     pub summary: Option<Summary>,
+    /// Member of the `what` oneof: a session status; a resumed run writes `START` at its first
+    /// step (field 7; 6 is the deprecated `log_message`).
+    #[prost(message, optional, tag = "7")]
+    pub session_log: Option<SessionLog>,
+}
+
+/// `tensorboard.SessionLog`: TensorBoard's `EventAccumulator` (`_CheckForRestartAndMaybePurge`
+/// in `tensorboard/backend/event_processing/event_accumulator.py`) drops every event seen
+/// before a `START` whose step is `>=` the `START`'s step, in files with `file_version` >= 2.
+#[derive(Clone, PartialEq, Message)]
+pub struct SessionLog {
+    #[prost(enumeration = "SessionStatus", tag = "1")]
+    pub status: i32,
+    #[prost(string, tag = "2")]
+    pub checkpoint_path: String,
+    #[prost(string, tag = "3")]
+    pub msg: String,
+}
+
+/// `tensorboard.SessionLog.SessionStatus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum SessionStatus {
+    StatusUnspecified = 0,
+    Start = 1,
+    Stop = 2,
+    Checkpoint = 3,
 }
 
 /// `tensorboard.Summary`.
@@ -142,6 +170,7 @@ mod tests {
                     simple_value: Some(0.0),
                 }],
             }),
+            session_log: None,
         };
         let record = encode_record(&event.encode_to_vec());
         std::fs::write(&path, [record.clone(), record].concat()).expect("write");

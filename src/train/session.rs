@@ -203,9 +203,13 @@ impl Session {
         }
     }
 
-    /// The metric sinks of the loop: TensorBoard and the text log.
+    /// The metric sinks of the loop: TensorBoard (a resumed run's file starts with a
+    /// `SessionLog.START` at the first step after its checkpoint) and the text log.
     pub fn sinks(&mut self) -> Result<MultiSink, RunError> {
-        let tb = TensorBoardWriter::create(&self.run_dir.path.join("tensorboard"))?;
+        let mut tb = TensorBoardWriter::create(&self.run_dir.path.join("tensorboard"))?;
+        if let Some(ck) = &self.run_dir.resume {
+            tb.mark_resume(ck.state.step + 1, &ck.dir)?;
+        }
         let mut sinks: Vec<Box<dyn MetricSink>> = vec![Box::new(tb)];
         if let Some(log) = self.log.take() {
             sinks.push(Box::new(log));
