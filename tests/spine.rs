@@ -397,6 +397,36 @@ fn run_killed_with_sigkill_resumes_to_the_same_final_loss() {
     assert!(resumed > 0 && resumed < steps, "resumed from {resumed}");
     assert_eq!(loss_a, loss_b, "final train loss differs after resume from step {resumed}");
     assert_eq!(valid_a, valid_b, "final valid loss differs after resume from step {resumed}");
+    each_step_once_after_tensorboards_restart_purge(&only_run_dir(&out_b).join("tensorboard"), resumed + 1);
+}
+
+/// Read a run's event files in name order as TensorBoard's `EventAccumulator` does: a
+/// `SessionLog.START` at step s drops every event seen before it with step >= s
+/// (`_CheckForRestartAndMaybePurge`). The resumed file must carry START at `start_step`, and
+/// afterwards every (tag, step) must appear exactly once.
+fn each_step_once_after_tensorboards_restart_purge(tb_dir: &Path, start_step: u64) {
+    use gfm::logging::tfrecord::{read_events, SessionStatus};
+    let mut files: Vec<PathBuf> = std::fs::read_dir(tb_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 2, "a resumed run writes a new event file: {files:?}");
+    let mut seen: Vec<(String, i64)> = Vec::new();
+    let mut starts = Vec::new();
+    for f in &files {
+        for e in read_events(f).unwrap() {
+            if e.session_log.as_ref().is_some_and(|l| l.status == SessionStatus::Start as i32) {
+                starts.push(e.step);
+                seen.retain(|(_, step)| *step < e.step);
+            }
+            for v in e.summary.into_iter().flat_map(|s| s.value) {
+                seen.push((v.tag, e.step));
+            }
+        }
+    }
+    assert_eq!(starts, vec![start_step as i64], "one START, at the first step after the checkpoint");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "a (tag, step) appears twice after the purge");
 }
 
 #[test]

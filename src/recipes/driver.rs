@@ -121,8 +121,9 @@ pub fn run<R: Recipe>(resolved: &Resolved, resume: bool) -> Result<RunSummary, R
     let mut session = R::open(resolved, resume)?;
     let prepared = R::prepare(resolved, &mut session)?;
     let run_dir = session.run_dir.path.clone();
-    let resume = session.run_dir.resume.take();
+    // Sinks first: a resumed run's TensorBoard file marks the restart from `run_dir.resume`.
     let mut sink: MultiSink = session.sinks()?;
+    let resume = session.run_dir.resume.take();
     let work = Work::<R> { resolved, prepared, run_dir: &run_dir, resume, sink: &mut sink };
     let result = dispatch(exp.run.device, work).map_err(RunError::from).and_then(|r| r);
     let result = result.map(|(finished, backend)| {
