@@ -150,6 +150,15 @@ pub fn read_tensor(name: &str, h: &TensorHeader) -> Result<HostTensor, ImportErr
             return Err(ImportError::Dtype { file: h.file.clone(), tensor: name.to_string(), dtype: other.to_string() });
         }
     };
+    // A NaN or infinite weight (a checkpoint saved after a diverged step, or F64 beyond the f32
+    // range) would only surface later as a non-finite loss far from its cause.
+    let bad_values = data.iter().filter(|v| !v.is_finite()).count();
+    if let Some(first) = data.iter().position(|v| !v.is_finite()) {
+        return Err(bad(&h.file, format!(
+            "tensor {name} holds {bad_values} non-finite value(s) (first at flat index {first}: {}); gfm loads only finite weights: use a checkpoint saved before training diverged",
+            data[first]
+        )));
+    }
     Ok(HostTensor { shape: h.shape.clone(), data })
 }
 

@@ -282,3 +282,16 @@ fn export_from_a_checkpoint_with_a_garbling_tokenizer_is_refused() {
     assert!(err.contains("tokenizer.json") && err.contains("normalizer Lowercase"), "{err}");
     assert!(!tmp.path().join("bad").exists(), "nothing written");
 }
+
+#[test]
+fn a_non_finite_weight_is_refused_naming_the_tensor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = valid(tmp.path(), "nan", ExportFormat::Hf);
+    rewrite(&dir, |l| {
+        let t = l.iter_mut().find(|t| t.0 == Q).unwrap();
+        t.3[8..12].copy_from_slice(&f32::NAN.to_le_bytes());
+    });
+    let err = load_err(&dir);
+    assert!(err.contains(Q) && err.contains("1 non-finite value(s)") && err.contains("flat index 2"), "{err}");
+    assert!(err.contains("model.safetensors"), "{err}");
+}
