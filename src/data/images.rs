@@ -39,6 +39,8 @@ pub enum ImageError {
     EmptyFolder { path: PathBuf },
     #[error("{path}: {constant} of {total} images are constant (every pixel within {CONSTANT_RANGE} grey levels, e.g. all {value}), so the set has no content to learn; check how the images were drawn (ink only in the alpha channel is composited onto white, see data::images::to_grey) and export them as grey or opaque RGB")]
     Constant { path: PathBuf, constant: usize, total: usize, value: u8 },
+    #[error("{path} is {width} x {height} pixels; gfm reads square images (resized to {SIDE} x {SIDE}) and would squash this one; crop or pad it to a square")]
+    NotSquare { path: PathBuf, width: u32, height: u32 },
     #[error("cannot write image {path}: {message}")]
     Write { path: PathBuf, message: String },
 }
@@ -193,11 +195,15 @@ pub fn to_grey(img: &image::DynamicImage) -> Vec<f32> {
 }
 
 /// Read one image file (PNG, or any format the `image` crate was built with) as 28 x 28 grey,
-/// converted by [`to_grey`]. Other sizes are resized (triangle filter). No inversion:
-/// MNIST-like opaque inputs stay light on dark.
+/// converted by [`to_grey`]. Other square sizes are resized (triangle filter); a non-square image
+/// is refused ([`ImageError::NotSquare`]) rather than squashed. No inversion: MNIST-like opaque
+/// inputs stay light on dark.
 pub fn read_png(path: &Path) -> Result<Image, ImageError> {
     let img = image::open(path).map_err(|e| ImageError::Decode { path: path.to_path_buf(), message: e.to_string() })?;
     let (w, h) = (img.width(), img.height());
+    if w != h {
+        return Err(ImageError::NotSquare { path: path.to_path_buf(), width: w, height: h });
+    }
     let raw: Vec<u8> = to_grey(&img).iter().map(|&v| unit_to_u8(v)).collect();
     let mut gray = image::GrayImage::from_raw(w, h, raw)
         .ok_or_else(|| ImageError::Decode { path: path.to_path_buf(), message: format!("{w} x {h} pixels do not fill the image") })?;
@@ -473,7 +479,7 @@ mod tests {
     }
 
     #[test]
-    fn a_set_of_mostly_constant_images_is_refused_naming_the_folder_and_count() {
+    fn mostly_constant_sets_and_non_square_images_are_refused_naming_the_file() {
         use image::Rgba;
         let dir = tempfile::tempdir().unwrap();
         let put = |class: &str, name: &str, img: image::RgbaImage| {
@@ -492,6 +498,11 @@ mod tests {
         // One blank image among real ones is a sample, not a broken set.
         put("0", "d.png", digit());
         assert_eq!(read_png_folder(dir.path()).unwrap().images.len(), 4);
+        // A non-square image would be squashed: refused, naming the file.
+        let wide = image::RgbaImage::from_pixel(56, 28, Rgba([9u8, 9, 9, 255]));
+        wide.save(dir.path().join("wide.png")).unwrap();
+        let msg = read_png(&dir.path().join("wide.png")).unwrap_err().to_string();
+        assert!(msg.contains("wide.png") && msg.contains("56 x 28"), "{msg}");
         // The same rule for IDX files.
         let idx = dir.path().join("blank-idx3-ubyte");
         std::fs::write(&idx, idx3(2, 28, 28, &[0u8; 2 * PIXELS])).unwrap();
