@@ -137,7 +137,7 @@ pub fn embed_fasta<B: Kernels>(
     let (cfg, model) = crate::export::source::load_model::<B>(&source, device).map_err(|e| load(e.to_string()))?;
     let tok_path = crate::export::source::tokenizer_path(&source)
         .ok_or_else(|| load("no tokenizer.json beside the weights; embed from a gfm run or export".into()))?;
-    let tok = DnaTokenizer::from_file(&tok_path)?;
+    let tok = DnaTokenizer::from_file_for_model(&tok_path, cfg.vocab_size)?;
     let (records, _) = read_fasta(fasta, AmbiguityPolicy::Unk, 1)?;
     let (values, truncated) = embed_records(&model, &tok, &records, cfg.context, opts)?;
     let table = EmbeddingTable {

@@ -84,6 +84,8 @@ pub enum TokenizerError {
     Nondeterministic { path: PathBuf, component: String, fix: &'static str },
     #[error("{path}: the DNA probe {probe} encodes (model {model}) as [{got}], which does not spell the probe's bases with [UNK] only for N; {fix}")]
     ProbeMismatch { path: PathBuf, probe: &'static str, got: String, model: String, fix: &'static str },
+    #[error("{path} has {tokens} tokens but the model beside it has only {rows} embedding rows, so the highest ids have no embedding; use the tokenizer the model was trained with")]
+    TooLargeForModel { path: PathBuf, tokens: usize, rows: usize },
     #[error("cannot write tokenizer file {path}: {cause}")]
     Write {
         path: PathBuf,
@@ -254,6 +256,16 @@ impl DnaTokenizer {
             text.push_str(&token);
         }
         Ok(text)
+    }
+
+    /// Load `path` ([`Self::from_file`]) for a model with `rows` embedding rows: every id the
+    /// tokenizer can emit must have a row.
+    pub fn from_file_for_model(path: &Path, rows: usize) -> Result<Self, TokenizerError> {
+        let tok = Self::from_file(path)?;
+        if tok.vocab_size() > rows {
+            return Err(TokenizerError::TooLargeForModel { path: path.to_path_buf(), tokens: tok.vocab_size(), rows });
+        }
+        Ok(tok)
     }
 
     /// Number of ids, added tokens included (the embedding table needs this many rows).

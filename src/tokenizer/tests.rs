@@ -287,3 +287,14 @@ fn a_pre_tokenizer_dropout_or_vocabulary_that_garbles_dna_is_refused() {
     let (err, msg) = refusal("shared_id", &edited(|j| j["model"]["vocab"]["C"] = j["model"]["vocab"]["A"].clone()));
     assert!(matches!(err, TokenizerError::ProbeMismatch { .. }) && msg.contains(PROBE), "{msg}");
 }
+
+#[test]
+fn a_tokenizer_larger_than_the_models_embedding_table_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tokenizer.json");
+    trained(40).save(&path).expect("save");
+    assert!(DnaTokenizer::from_file_for_model(&path, 40).is_ok());
+    let err = DnaTokenizer::from_file_for_model(&path, 32).expect_err("too large");
+    let msg = err.to_string();
+    assert!(msg.contains("tokenizer.json") && msg.contains("40 tokens") && msg.contains("32 embedding rows"), "{msg}");
+}

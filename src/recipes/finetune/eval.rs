@@ -21,9 +21,9 @@ pub fn eval_checkpoint(checkpoint: &Path, spec: &Resolved, split: &str, out: &Pa
     let ft = &exp.finetune;
     let tok_path = tokenizer_path(checkpoint)
         .ok_or_else(|| RunError::NoTokenizer { beside: checkpoint.to_path_buf() })?;
-    let tok = DnaTokenizer::from_file(&tok_path)?;
     let device = Default::default();
     let (cfg, model) = load_model::<Flex>(checkpoint, &device).map_err(RunError::Source)?;
+    let tok = DnaTokenizer::from_file_for_model(&tok_path, cfg.vocab_size)?;
     let mut evals = Vec::new();
     for task_spec in &exp.tasks {
         let task = load_task(task_spec, ft.valid_fraction, exp.seed)?;
