@@ -149,7 +149,7 @@ impl<B: Kernels> GenerationScore<B> for NeedleJudge<B> {
 
 /// The three splits, drawn with seeds derived from the experiment's.
 fn needle_splits(n: &NeedleSection, seed: u64) -> Result<[Vec<NeedleExample>; 3], RunError> {
-    let draw = |per_class, salt: u64| generate(n.length_bp, per_class, n.classes, seed ^ salt).map_err(|e| RunError::Needle(e.to_string()));
+    let draw = |per_class, salt: u64| generate(n.length_bp, per_class, n.classes, seed ^ salt).map_err(RunError::from);
     Ok([draw(n.train_per_class, 0x7261_696e)?, draw(n.valid_per_class, 0x7661_6c69)?, draw(n.test_per_class, 0x7465_7374)?])
 }
 
@@ -164,7 +164,7 @@ fn target_pool(train: &Digits, classes: usize, per_class: usize, seed: u64) -> R
         }
     }
     if let Some(c) = pool.iter().position(|p| p.len() < per_class) {
-        return Err(RunError::Needle(format!("needle.images: only {} images of digit {c}, targets_per_class = {per_class}", pool[c].len())));
+        return Err(RunError::TooFewTargets { digit: c, found: pool[c].len(), needed: per_class });
     }
     Ok(pool)
 }
@@ -204,14 +204,14 @@ impl Recipe for NeedleInDna {
         let run_path = session.run_dir.path.clone();
         let (mut tok, own) = base_tokenizer(resolved, &run_path)?;
         // The codebook size decides the image tokens; read it from the VQ-VAE run on the host.
-        let codebook = super::vqvae::vqvae_config(&n.vqvae)?.codebook_size;
+        let codebook = super::vqvae::vqvae_config(&n.vqvae, &mut |w| session.say(w))?.codebook_size;
         let mut new_tokens = vec![TASK_TOKEN.to_string()];
         new_tokens.extend((0..codebook).map(image_token));
         let refs: Vec<&str> = new_tokens.iter().map(String::as_str).collect();
         let ids = tok.add_tokens(&refs)?;
         let (task_id, image_base) = (ids[0], ids[1]);
         if ids[1..].iter().enumerate().any(|(k, &id)| id != image_base + k as u32) {
-            return Err(RunError::Needle("image tokens did not get consecutive ids; the tokenizer already holds some [IMG_k] tokens".into()));
+            return Err(RunError::ImageTokensNotConsecutive);
         }
         tok.save(&own)?;
         let model_cfg = expanded_config(resolved, &tok);
@@ -235,13 +235,10 @@ impl Recipe for NeedleInDna {
         let exp = ctx.experiment();
         let (n, sft, seed) = (exp.needle.clone(), exp.sft.clone(), exp.seed);
         let device = ctx.device.clone();
-        let (vqvae, _) = super::vqvae::load_vqvae::<B::InnerBackend>(&n.vqvae, &device)?;
+        let (vqvae, _) = super::vqvae::load_vqvae::<B::InnerBackend>(&n.vqvae, &device, &mut |w| ctx.say(w))?;
         let (judge, digits) = load_classifier::<B::InnerBackend>(&n.classifier, &device)?;
         if digits.len() < n.classes || digits.iter().take(n.classes).enumerate().any(|(c, &d)| usize::from(d) != c) {
-            return Err(RunError::Needle(format!(
-                "needle.classifier tells digits {digits:?} apart; Needle-in-DNA with {} classes needs a classifier whose classes start 0, 1, …, {}",
-                n.classes, n.classes - 1
-            )));
+            return Err(RunError::ClassifierClasses { digits: digits.clone(), classes: n.classes, last: n.classes - 1 });
         }
         let codebook = vqvae.codebook_size();
 
@@ -255,7 +252,7 @@ impl Recipe for NeedleInDna {
             answers[p.targets.labels[i]].push(codes[j * IMAGE_TOKENS..(j + 1) * IMAGE_TOKENS].to_vec());
         }
 
-        let format = SftFormat::new(vec![p.task_id], 1, p.context, Truncation::Drop).map_err(|e| RunError::Needle(e.to_string()))?;
+        let format = SftFormat::new(vec![p.task_id], 1, p.context, Truncation::Drop)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_6564);
         let mut stats = SftStats::default();
         let mut examples = |set: &[NeedleExample]| -> Result<Vec<SftExample>, RunError> {
@@ -263,23 +260,20 @@ impl Recipe for NeedleInDna {
             for e in set {
                 let dna = p.tok.encode_dna(&e.seq)?;
                 let answer = &answers[e.class][rng.random_range(0..answers[e.class].len())];
-                out.extend(format.example(&dna, answer, &mut stats).map_err(|e| RunError::Needle(e.to_string()))?);
+                out.extend(format.example(&dna, answer, &mut stats)?);
             }
             Ok(out)
         };
         let train = examples(&p.splits[0])?;
         let valid = examples(&p.splits[1])?;
         if train.is_empty() || stats.dropped > 0 {
-            return Err(RunError::Needle(format!(
-                "{} of {} examples do not fit context {} with 49 image tokens; lower needle.length_bp (now {})",
-                stats.dropped, stats.dropped + stats.kept, p.context, n.length_bp
-            )));
+            return Err(RunError::NeedleTooLong { dropped: stats.dropped, total: stats.dropped + stats.kept, context: p.context, length_bp: n.length_bp });
         }
         let prompts = |set: &[NeedleExample]| -> Result<Vec<(Vec<u32>, usize)>, RunError> {
             set.iter()
                 .map(|e| {
                     let dna = p.tok.encode_dna(&e.seq)?;
-                    let prompt = format.generation_prompt(&dna, IMAGE_TOKENS + 1).ok_or_else(|| RunError::Needle("prompt too long".into()))?;
+                    let prompt = format.generation_prompt(&dna, IMAGE_TOKENS + 1).ok_or(RunError::PromptTooLong { length_bp: n.length_bp, context: p.context })?;
                     Ok((prompt, e.class))
                 })
                 .collect()
@@ -300,7 +294,7 @@ impl Recipe for NeedleInDna {
         let seqs_per_step = exp.train.batch_size * exp.train.grad_accum;
         let mean_len = train_examples.iter().map(|e| e.ids.len() as f64).sum::<f64>() / train_examples.len() as f64;
         let total = exp.train.duration.steps(train_examples.len(), mean_len, seqs_per_step);
-        let model = load_expanded::<B>(ctx.resolved, p.vocab_size, &device)?;
+        let model = load_expanded(ctx, p.vocab_size)?;
         ctx.say(&format!(
             "{} train / {} valid / {} test examples, codebook {codebook}, {total} steps",
             task.sets.train.len(), task.sets.valid.len(), task.eval.test_prompts.len()

@@ -113,7 +113,10 @@ impl Recipe for Pretrain {
     fn train<B: TrainBackend>(prepared: Windows, ctx: &mut Context<'_, B>) -> Result<Finished, RunError> {
         let exp = ctx.experiment();
         let model = match &exp.model.init_from {
-            Some(dir) => load_model::<B>(dir, &ctx.device).map_err(RunError::InitFrom)?.1,
+            Some(dir) => {
+                let device = ctx.device.clone();
+                load_model::<B>(dir, &device, &mut |w| ctx.say(w)).map_err(RunError::InitFrom)?.1
+            }
             None => ctx.resolved.model.init::<B>(&ctx.device),
         };
         let (_model, outcome) = ctx.fit(&prepared.task, model, prepared.total_steps)?;

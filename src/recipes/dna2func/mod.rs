@@ -183,7 +183,7 @@ impl Recipe for Dna2func {
     }
 
     fn train<B: TrainBackend>(p: Ready, ctx: &mut Context<'_, B>) -> Result<Finished, RunError> {
-        let model = load_expanded::<B>(ctx.resolved, p.vocab_size, &ctx.device)?;
+        let model = load_expanded(ctx, p.vocab_size)?;
         let (model, outcome) = ctx.fit(&p.task, model, p.total_steps)?;
 
         // Test generation with the best checkpoint by the validation metric (else the final one).

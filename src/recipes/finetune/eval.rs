@@ -23,7 +23,7 @@ pub fn eval_checkpoint(checkpoint: &Path, spec: &Resolved, split: &str, out: &Pa
         .ok_or_else(|| RunError::NoTokenizer { beside: checkpoint.to_path_buf() })?;
     let tok = DnaTokenizer::from_file(&tok_path)?;
     let device = Default::default();
-    let (cfg, model) = load_model::<Flex>(checkpoint, &device).map_err(RunError::Source)?;
+    let (cfg, model) = load_model::<Flex>(checkpoint, &device, &mut |w| eprintln!("{w}")).map_err(RunError::Source)?;
     let mut evals = Vec::new();
     for task_spec in &exp.tasks {
         let task = load_task(task_spec, ft.valid_fraction, exp.seed)?;

@@ -161,7 +161,7 @@ impl Recipe for Finetune {
     }
 
     fn train<B: TrainBackend>(p: Prepared, ctx: &mut Context<'_, B>) -> Result<Finished, RunError> {
-        let model = load_expanded::<B>(ctx.resolved, p.vocab_size, &ctx.device)?;
+        let model = load_expanded(ctx, p.vocab_size)?;
         let (model, outcome) = ctx.fit(&p.task, model, p.total_steps)?;
 
         // Test evaluation with the best checkpoint by validation MCC (else the final weights).

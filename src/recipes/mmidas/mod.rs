@@ -246,10 +246,8 @@ impl Recipe for MmidasRecipe {
             metrics.extend(reference_scores(data, round, &joint, reference));
         }
         write_results(&run_path.join("eval"), &rounds, selected, &metrics)?;
-        let mut report = format!("selected K = {} ({}): consensus {:.4}", round.summary.k, round.dir.display(), round.summary.consensus);
-        for (k, v) in &metrics {
-            report.push_str(&format!("\n  {k} = {v:.4}"));
-        }
+        // The metrics themselves are listed once, by the run summary's closing lines.
+        let report = format!("selected K = {} ({}): consensus {:.4}", round.summary.k, round.dir.display(), round.summary.consensus);
         let outcome = LoopOutcome { state, resumed_from: None, last_checkpoint: None };
         Ok(Finished { outcome, metrics, report })
     }
