@@ -193,6 +193,32 @@ fn a_runs_config_holds_only_what_its_kind_reads() {
     assert!(text.contains("[model]") && text.contains("[data]") && text.contains("[train]"), "{text}");
 }
 
+/// Read `eval_dir/predictions.tsv` and check that accuracy, MCC, invalid rate and AUROC computed
+/// from its rows alone equal those in `eval_dir/results.toml` (first task; `labels` in task order).
+fn recompute_from_predictions(eval_dir: &Path, labels: &[&str]) -> Vec<gfm::eval::predictions::PredictionRow> {
+    use gfm::eval::{auroc::task_auroc, classification_report};
+    let rows = gfm::eval::predictions::read_predictions(&eval_dir.join("predictions.tsv")).unwrap();
+    let results: toml::Table = toml::from_str(&std::fs::read_to_string(eval_dir.join("results.toml")).unwrap()).unwrap();
+    let row = &results["tasks"].as_array().unwrap()[0];
+    assert_eq!(rows.len() as i64, row["n"].as_integer().unwrap());
+    assert!(rows.iter().enumerate().all(|(i, r)| r.row == i && !r.id.is_empty()));
+    let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+    let index = |l: &str| labels.iter().position(|x| x == l).unwrap();
+    let truth: Vec<usize> = rows.iter().map(|r| index(&r.true_label)).collect();
+    let pred: Vec<Option<usize>> = rows.iter().map(|r| r.predicted_label.as_deref().map(index)).collect();
+    let report = classification_report(&labels, &truth, &pred);
+    let close = |a: f64, key: &str| (a - row[key].as_float().unwrap()).abs() < 1e-12;
+    assert!(close(report.accuracy, "accuracy") && close(report.mcc, "mcc") && close(report.invalid_rate, "invalid_rate"), "{row}");
+    let scores: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|r| if r.scores.len() == labels.len() { labels.iter().map(|l| r.scores[l]).collect() } else { Vec::new() })
+        .collect();
+    let auroc = task_auroc(&scores, &truth, labels.len()).expect("both classes in the test split");
+    // The file keeps nine significant digits, so the recomputed AUROC can differ only by ties.
+    assert!((auroc - row["auroc"].as_float().expect("results.toml has an auroc")).abs() < 1e-9, "{auroc} vs {row}");
+    rows
+}
+
 fn write_experiment(dir: &Path, body: &str) -> PathBuf {
     let p = dir.join("exp.toml");
     std::fs::write(&p, body).unwrap();
@@ -521,6 +547,39 @@ out_dir = "{out}"
     assert_eq!(evals[0].report.n as i64, row["n"].as_integer().unwrap());
     assert_eq!(evals[0].value, row["value"].as_float().unwrap());
     assert!(out.join("results.toml").exists() && out.join("results.md").exists());
+
+    // predictions.tsv: one row per test sequence, and its columns reproduce the reported numbers.
+    recompute_from_predictions(&run.join("eval"), &["0", "1"]);
+    let again = gfm::eval::predictions::read_predictions(&out.join("predictions.tsv")).unwrap();
+    assert_eq!(again, gfm::eval::predictions::read_predictions(&run.join("eval/predictions.tsv")).unwrap());
+
+    // The k-mer baseline on the same task writes the same files, with class probabilities.
+    let kmer = format!(
+        r#"name = "km"
+kind = "kmer_baseline"
+seed = 3
+[baseline]
+k = 3
+[[tasks]]
+name = "nontata"
+format = "table"
+path = "{data}"
+split = [0.02, 0.005, 0.005]
+[train]
+batch_size = 16
+duration = {{ steps = 10 }}
+lr = 1e-2
+warmup_steps = 1
+eval_every = 0
+[run]
+out_dir = "{out}"
+"#,
+        data = data.display(),
+        out = out.display()
+    );
+    let km = gfm::recipes::run(&load_experiment(&write_experiment(dir.path(), &kmer), &[]).unwrap(), false).unwrap();
+    let rows = recompute_from_predictions(&km.run_dir.join("eval"), &["0", "1"]);
+    assert!(rows.iter().all(|r| (r.scores.values().sum::<f64>() - 1.0).abs() < 1e-4), "k-mer class probabilities sum to one");
 
     // The finetuned run exports like any other (its model.toml carries the expanded vocabulary).
     let export = dir.path().join("export");

@@ -28,6 +28,7 @@ use crate::data::needle::{generate, NeedleExample, MOTIFS};
 use crate::data::sft::{SftExample, SftFormat, SftStats, Truncation};
 use crate::eval::classify::TaskEval;
 use crate::eval::metrics::{classification_report, ClassReport, Metric};
+use crate::eval::predictions::Prediction;
 use crate::eval::results::{markdown, write_results};
 use crate::export::source::{write_model_toml, MODEL_TOML};
 use crate::model::digit_cnn::DigitCnn;
@@ -86,6 +87,9 @@ pub type NeedleTask<B> = SftTask<NeedleJudge<<B as AutodiffBackend>::InnerBacken
 /// What generation produced for a set of prompts.
 pub struct Judged {
     pub report: ClassReport,
+    /// Per prompt: the true class and the judged class of the generated image (`None`: invalid).
+    pub truth: Vec<usize>,
+    pub pred: Vec<Option<usize>>,
     /// Per prompt: the decoded image (valid outputs) as `[784]` pixels, else `None`.
     pub images: Vec<Option<Vec<f32>>>,
 }
@@ -130,7 +134,7 @@ impl<B: Kernels> NeedleJudge<B> {
             }
         }
         let truth: Vec<usize> = prompts[..n].iter().map(|(_, c)| *c).collect();
-        Ok(Judged { report: classification_report(&self.class_names(), &truth, &pred), images })
+        Ok(Judged { report: classification_report(&self.class_names(), &truth, &pred), truth, pred, images })
     }
 }
 
@@ -304,7 +308,8 @@ impl Recipe for NeedleInDna {
         let (model, chosen) = ctx.best_or_final(model, outcome.state.step, "macro F1")?;
         let judged = task.eval.judge(&model.valid(), &task.eval.test_prompts, 0)?;
         write_sheet(&ctx.run_dir.join("samples.png"), &task.eval, &judged, &p.targets, &pool)?;
-        let eval = TaskEval { task: "needle".into(), metric: Metric::MacroF1, value: judged.report.macro_f1, consistency: 1.0, report: judged.report };
+        let predictions = Prediction::unscored("test_needle", &judged.truth, &judged.pred);
+        let eval = TaskEval::from_predictions("needle", Metric::MacroF1, &judged.report.labels, predictions, false);
         let dir = ctx.run_dir.join("eval");
         write_results(&dir, std::slice::from_ref(&eval), &chosen, "test").map_err(|source| RunError::Write { path: dir, source })?;
         let mut metrics = Metrics::new();

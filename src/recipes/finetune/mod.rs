@@ -172,6 +172,9 @@ impl Recipe for Finetune {
         for e in &evals {
             metrics.insert(format!("test/{}/{}", e.task, e.metric.name()), e.value);
             metrics.insert(format!("test/{}/invalid_rate", e.task), e.report.invalid_rate);
+            if let Some(auroc) = e.auroc {
+                metrics.insert(format!("test/{}/auroc", e.task), auroc);
+            }
         }
         let eval_dir = ctx.run_dir.join("eval");
         write_results(&eval_dir, &evals, &chosen, "test").map_err(|source| RunError::Write { path: eval_dir, source })?;
