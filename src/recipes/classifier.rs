@@ -11,7 +11,7 @@ use burn::tensor::activation::log_softmax;
 
 use super::{Context, Finished, Metrics, Recipe};
 use crate::checkpoint::locate::locate;
-use crate::config::{Kind, Resolved};
+use crate::config::Resolved;
 use crate::data::images::{read_mnist, to_unit};
 use crate::eval::classify::TaskEval;
 use crate::eval::metrics::{classification_report, Metric};
@@ -197,7 +197,6 @@ pub struct Prepared {
 }
 
 impl Recipe for ImageClassifier {
-    const KIND: Kind = Kind::ImageClassifier;
     const RESUMABLE: bool = false;
     type Prepared = Prepared;
 

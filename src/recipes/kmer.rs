@@ -11,7 +11,7 @@ use burn::tensor::activation::log_softmax;
 
 use super::finetune::data::{load_task, TaskData};
 use super::{Context, Finished, Metrics, Recipe};
-use crate::config::{Kind, Resolved};
+use crate::config::Resolved;
 use crate::data::benchmarks::LabelledSeq;
 use crate::eval::classify::TaskEval;
 use crate::eval::predictions::Prediction;
@@ -174,7 +174,6 @@ pub struct Prepared {
 }
 
 impl Recipe for KmerBaseline {
-    const KIND: Kind = Kind::KmerBaseline;
     const RESUMABLE: bool = false;
     type Prepared = Prepared;
 

@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use super::classifier::{load_classifier, load_digits, Digits};
 use super::sft::{base_tokenizer, expanded_config, load_expanded, GenerationScore, SftSets, SftTask};
 use super::{Context, Finished, Metrics, Recipe};
-use crate::config::{Kind, NeedleSection, Resolved};
+use crate::config::{NeedleSection, Resolved};
 use crate::data::images::{save_png_grid, PIXELS};
 use crate::data::needle::{generate, NeedleExample, MOTIFS};
 use crate::data::sft::{SftExample, SftFormat, SftStats, Truncation};
@@ -188,7 +188,6 @@ pub struct Prepared {
 }
 
 impl Recipe for NeedleInDna {
-    const KIND: Kind = Kind::NeedleInDna;
     type Prepared = Prepared;
 
     /// The VQ-VAE and the classifier come from other experiments' runs: say so before starting.

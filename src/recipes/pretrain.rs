@@ -6,7 +6,7 @@ use std::time::Instant;
 
 
 use super::{Context, Finished, Recipe};
-use crate::config::{Kind, Resolved};
+use crate::config::Resolved;
 use crate::data::fasta::{read_fasta, DnaRecord};
 use crate::data::windows::{make_windows, split_train_valid};
 use crate::export::source::{load_model, tokenizer_path, write_model_toml, MODEL_TOML};
@@ -72,7 +72,6 @@ pub struct Windows {
 }
 
 impl Recipe for Pretrain {
-    const KIND: Kind = Kind::Pretrain;
     type Prepared = Windows;
 
     fn prepare(resolved: &Resolved, session: &mut Session) -> Result<Windows, RunError> {

@@ -12,7 +12,7 @@ pub mod eval;
 use self::data::{expand_tokenizer, load_task, sft_examples, weighted_schedule, TaskData, TaskVocab};
 use super::sft::{base_tokenizer, expanded_config, load_expanded, GenerationScore, SftSets, SftTask};
 use super::{Context, Finished, Metrics, Recipe};
-use crate::config::{Kind, Resolved};
+use crate::config::Resolved;
 use crate::data::sft::{SftFormat, SftStats};
 use crate::eval::classify::{evaluate_task, TaskEval, TaskPrompt};
 use crate::eval::results::{markdown, write_results};
@@ -95,7 +95,6 @@ pub struct Prepared {
 }
 
 impl Recipe for Finetune {
-    const KIND: Kind = Kind::Finetune;
     type Prepared = Prepared;
 
     fn prepare(resolved: &Resolved, session: &mut Session) -> Result<Prepared, RunError> {

@@ -17,7 +17,7 @@ use burn::prelude::*;
 
 use super::{Context, Finished, Metrics, Recipe};
 use crate::checkpoint::locate::locate;
-use crate::config::{Kind, Resolved};
+use crate::config::Resolved;
 use crate::mmidas::loss::{mmidas_loss, reconstruction, LossWeights};
 use crate::mmidas::model::Mmidas;
 use crate::mmidas::prune;
@@ -172,7 +172,6 @@ pub struct Prepared {
 }
 
 impl Recipe for MmidasRecipe {
-    const KIND: Kind = Kind::Mmidas;
     type Prepared = Prepared;
 
     /// Rounds keep their own checkpoints in `K_NNN/`: resuming continues the newest run with rounds.
