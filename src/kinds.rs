@@ -32,6 +32,9 @@ macro_rules! kinds_table {
             Mmidas, "mmidas", mmidas::MmidasRecipe, ["mmidas"], 256;
             /// DNA to free text (DNA2Func): text-token vocabulary expansion, finetuning, generation.
             Dna2func, "dna2func", dna2func::Dna2func, ["model", "tokenizer", "dna2func", "sft"], 0;
+            /// A benchmark suite (GB or NT) as one experiment: a finetune per task or one over all,
+            /// the k-mer baseline beside it, and `suite.md` with the published numbers.
+            Suite, "suite", suite::Suite, ["model", "tokenizer", "suite", "finetune", "sft", "baseline", "tasks"], 256;
         }
     };
 }

@@ -57,10 +57,11 @@ impl Kind {
         self.reads("model")
     }
 
-    /// Whether the kind starts from a pretrained model (`model.init_from` required): the
-    /// supervised-finetuning kinds, which read `[sft]`.
+    /// Whether the kind always starts from a pretrained model (`model.init_from` required): the
+    /// supervised-finetuning kinds, which read `[sft]`. A suite needs one unless it only runs
+    /// the k-mer baseline, and checks that itself.
     pub fn starts_from_pretrained(&self) -> bool {
-        self.reads("sft")
+        self.reads("sft") && !self.reads("suite")
     }
 }
 

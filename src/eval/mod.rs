@@ -10,6 +10,7 @@ pub mod clustering;
 pub mod embed;
 pub mod metrics;
 pub mod predictions;
+pub mod published;
 pub mod results;
 pub mod text;
 

@@ -16,6 +16,7 @@ pub mod mmidas;
 pub mod needle;
 pub mod pretrain;
 pub mod sft;
+pub mod suite;
 pub mod vqvae;
 
 use std::collections::BTreeMap;
