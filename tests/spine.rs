@@ -646,3 +646,94 @@ fn resume_skips_a_corrupted_newest_checkpoint_and_keeps_its_own_new_ones() {
     assert_eq!(steps, vec![20, 10]);
     gfm::checkpoint::load(&run.join("step_0000020")).unwrap();
 }
+
+#[test]
+fn suite_runs_each_task_writes_the_table_with_published_numbers_and_resume_skips_finished_runs() {
+    let Some(nontata) = nontata() else { return };
+    let ocr = root().join("../shared/data/genomic_benchmarks/human_ocr_ensembl/sequences/train_subsample.tsv.gz");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("checkpoints");
+    let pre = gfm::recipes::run(&load_experiment(&write_experiment(dir.path(), &tiny_experiment(&out, 6, "")), &[]).unwrap(), false).unwrap();
+    let body = format!(
+        r#"name = "gb_suite"
+kind = "suite"
+seed = 5
+[model]
+init_from = "{init}"
+[suite]
+benchmark = "gb"
+tasks = ["human_nontata_promoters", "human_ocr_ensembl"]
+mode = "single"
+kmer_epochs = 1.0
+kmer_batch_size = 16
+[baseline]
+k = 3
+[sft]
+eval_max_examples = 8
+eval_batch_size = 8
+[[tasks]]
+name = "human_nontata_promoters"
+format = "table"
+path = "{nontata}"
+split = [0.01, 0.004, 0.004]
+[[tasks]]
+name = "human_ocr_ensembl"
+format = "table"
+path = "{ocr}"
+split = [0.1, 0.03, 0.03]
+[train]
+batch_size = 8
+duration = {{ steps = 3 }}
+lr = 3e-3
+warmup_steps = 1
+eval_every = 0
+checkpoint_every = 3
+[run]
+out_dir = "{out}"
+"#,
+        init = pre.run_dir.display(),
+        nontata = nontata.display(),
+        ocr = ocr.display(),
+        out = out.display()
+    );
+    let p = write_experiment(dir.path(), &body);
+    let r = load_experiment(&p, &[]).unwrap();
+    let s = gfm::recipes::run(&r, false).unwrap();
+    let run = s.run_dir.clone();
+
+    // One finetune and one k-mer run per task, each an ordinary run with its experiment beside it.
+    for task in ["human_nontata_promoters", "human_ocr_ensembl"] {
+        assert!(run.join(format!("tasks/{task}.toml")).is_file());
+        assert!(run.join(format!("kmer/{task}.toml")).is_file());
+        let ft = single_run(&run.join("tasks").join(task));
+        assert!(ft.join("eval/predictions.tsv").is_file());
+        assert!(s.metrics.contains_key(&format!("suite/{task}/accuracy")), "{:?}", s.metrics);
+        assert!(s.metrics.contains_key(&format!("suite/{task}/kmer_accuracy")), "{:?}", s.metrics);
+    }
+    let md = std::fs::read_to_string(run.join("suite.md")).unwrap();
+    assert!(md.contains("| human_nontata_promoters | accuracy |"), "{md}");
+    // The GB repository's own CNN baseline for nontata, with its source listed under the table.
+    assert!(md.contains("CNN (PyTorch)") || md.contains("CNN"), "{md}");
+    assert!(md.contains("genomic_benchmarks"), "{md}");
+    let table: toml::Table = toml::from_str(&std::fs::read_to_string(run.join("suite.toml")).unwrap()).unwrap();
+    let rows = table["task"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(!rows[0]["published"].as_array().unwrap().is_empty());
+
+    // --resume after a run's results were lost reruns that run only; finished ones are skipped.
+    let kmer_ocr = single_run(&run.join("kmer/human_ocr_ensembl"));
+    std::fs::remove_file(kmer_ocr.join("eval/results.toml")).unwrap();
+    let again = gfm::recipes::run(&r, true).unwrap();
+    assert_eq!(again.run_dir, run);
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    assert_eq!(log.matches("finished earlier").count(), 3, "{log}");
+    assert!(log.contains("task 2/2 human_ocr_ensembl (k-mer baseline): running"), "{log}");
+    assert_eq!(again.metrics.get("suite/human_nontata_promoters/accuracy"), s.metrics.get("suite/human_nontata_promoters/accuracy"));
+}
+
+/// The one run directory inside an experiment directory.
+fn single_run(exp_dir: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(exp_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
