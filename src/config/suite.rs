@@ -40,6 +40,16 @@ pub enum SuiteMode {
     Kmer,
 }
 
+impl SuiteMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuiteMode::Single => "single",
+            SuiteMode::Multi => "multi",
+            SuiteMode::Kmer => "kmer",
+        }
+    }
+}
+
 /// A benchmark suite. Each task becomes an ordinary run inside the suite's run directory
 /// (`tasks/<task>/…` for finetunes, `kmer/<task>/…` for the baseline), whose experiment file is
 /// written beside it, so any one of them can be re-run alone.

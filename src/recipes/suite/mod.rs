@@ -127,9 +127,9 @@ impl Recipe for Suite {
         let s = &resolved.experiment.suite;
         let tasks = plan::plan(&resolved.experiment)?;
         session.say(&format!(
-            "{} suite, mode {:?}: {} task(s): {}",
+            "{} suite, mode {}: {} task(s): {}",
             s.benchmark.as_str(),
-            s.mode,
+            s.mode.as_str(),
             tasks.len(),
             tasks.iter().map(|t| format!("{} ({})", t.name, t.metric.name())).collect::<Vec<_>>().join(", ")
         ));
@@ -139,7 +139,7 @@ impl Recipe for Suite {
     fn train<B: TrainBackend>(p: Planned, ctx: &mut Context<'_, B>) -> Result<Finished, RunError> {
         let resolved = ctx.resolved;
         let s = &resolved.experiment.suite;
-        let (bench, mode) = (s.benchmark.as_str(), format!("{:?}", s.mode).to_lowercase());
+        let (bench, mode) = (s.benchmark.as_str(), s.mode.as_str().to_string());
         let root = ctx.run_dir.to_path_buf();
         let mut state = TrainState {
             step: 0, tokens_seen: 0, epoch: 0, cursor: 0, seed: resolved.experiment.seed, train_time_s: 0.0,
@@ -196,9 +196,9 @@ impl Recipe for Suite {
             Err(e) => format!("cannot plan: {e}"),
         };
         format!(
-            "# kind:             suite\n# benchmark:        {}\n# mode:             {:?}{}\n# tasks:            {tasks}\n",
+            "# kind:             suite\n# benchmark:        {}\n# mode:             {}{}\n# tasks:            {tasks}\n",
             s.benchmark.as_str(),
-            s.mode,
+            s.mode.as_str(),
             if s.kmer_baseline && s.mode != SuiteMode::Kmer { " (+ k-mer baseline per task)" } else { "" },
         )
     }
