@@ -8,6 +8,7 @@ pub mod eval;
 pub mod export;
 pub mod graph;
 pub mod kernels;
+mod kinds;
 pub mod logging;
 pub mod mmidas;
 pub mod model;

@@ -143,7 +143,7 @@ fn image_command(action: ImageCommand) -> anyhow::Result<()> {
     let device = Default::default();
     match action {
         ImageCommand::Encode { vqvae, image, mnist, index, out } => {
-            let (model, _) = vq::load_vqvae::<B>(&vqvae, &device)?;
+            let (model, _) = vq::load_vqvae::<B>(&vqvae, &device, &mut |w| eprintln!("{w}"))?;
             let ids = match (image, mnist, index) {
                 (Some(png), _, _) => vq::encode_png(&model, &png, &device)?,
                 (None, Some(idx_file), Some(i)) => {
@@ -161,7 +161,7 @@ fn image_command(action: ImageCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ImageCommand::Decode { vqvae, ids, out } => {
-            let (model, cfg) = vq::load_vqvae::<B>(&vqvae, &device)?;
+            let (model, cfg) = vq::load_vqvae::<B>(&vqvae, &device, &mut |w| eprintln!("{w}"))?;
             let text = if ids.as_os_str() == "-" {
                 std::io::read_to_string(std::io::stdin())?
             } else {

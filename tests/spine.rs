@@ -193,6 +193,32 @@ fn a_runs_config_holds_only_what_its_kind_reads() {
     assert!(text.contains("[model]") && text.contains("[data]") && text.contains("[train]"), "{text}");
 }
 
+/// Read `eval_dir/predictions.tsv` and check that accuracy, MCC, invalid rate and AUROC computed
+/// from its rows alone equal those in `eval_dir/results.toml` (first task; `labels` in task order).
+fn recompute_from_predictions(eval_dir: &Path, labels: &[&str]) -> Vec<gfm::eval::predictions::PredictionRow> {
+    use gfm::eval::{auroc::task_auroc, classification_report};
+    let rows = gfm::eval::predictions::read_predictions(&eval_dir.join("predictions.tsv")).unwrap();
+    let results: toml::Table = toml::from_str(&std::fs::read_to_string(eval_dir.join("results.toml")).unwrap()).unwrap();
+    let row = &results["tasks"].as_array().unwrap()[0];
+    assert_eq!(rows.len() as i64, row["n"].as_integer().unwrap());
+    assert!(rows.iter().enumerate().all(|(i, r)| r.row == i && !r.id.is_empty()));
+    let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+    let index = |l: &str| labels.iter().position(|x| x == l).unwrap();
+    let truth: Vec<usize> = rows.iter().map(|r| index(&r.true_label)).collect();
+    let pred: Vec<Option<usize>> = rows.iter().map(|r| r.predicted_label.as_deref().map(index)).collect();
+    let report = classification_report(&labels, &truth, &pred);
+    let close = |a: f64, key: &str| (a - row[key].as_float().unwrap()).abs() < 1e-12;
+    assert!(close(report.accuracy, "accuracy") && close(report.mcc, "mcc") && close(report.invalid_rate, "invalid_rate"), "{row}");
+    let scores: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|r| if r.scores.len() == labels.len() { labels.iter().map(|l| r.scores[l]).collect() } else { Vec::new() })
+        .collect();
+    let auroc = task_auroc(&scores, &truth, labels.len()).expect("both classes in the test split");
+    // The file keeps nine significant digits, so the recomputed AUROC can differ only by ties.
+    assert!((auroc - row["auroc"].as_float().expect("results.toml has an auroc")).abs() < 1e-9, "{auroc} vs {row}");
+    rows
+}
+
 fn write_experiment(dir: &Path, body: &str) -> PathBuf {
     let p = dir.join("exp.toml");
     std::fs::write(&p, body).unwrap();
@@ -552,6 +578,39 @@ out_dir = "{out}"
     assert_eq!(evals[0].value, row["value"].as_float().unwrap());
     assert!(out.join("results.toml").exists() && out.join("results.md").exists());
 
+    // predictions.tsv: one row per test sequence, and its columns reproduce the reported numbers.
+    recompute_from_predictions(&run.join("eval"), &["0", "1"]);
+    let again = gfm::eval::predictions::read_predictions(&out.join("predictions.tsv")).unwrap();
+    assert_eq!(again, gfm::eval::predictions::read_predictions(&run.join("eval/predictions.tsv")).unwrap());
+
+    // The k-mer baseline on the same task writes the same files, with class probabilities.
+    let kmer = format!(
+        r#"name = "km"
+kind = "kmer_baseline"
+seed = 3
+[baseline]
+k = 3
+[[tasks]]
+name = "nontata"
+format = "table"
+path = "{data}"
+split = [0.02, 0.005, 0.005]
+[train]
+batch_size = 16
+duration = {{ steps = 10 }}
+lr = 1e-2
+warmup_steps = 1
+eval_every = 0
+[run]
+out_dir = "{out}"
+"#,
+        data = data.display(),
+        out = out.display()
+    );
+    let km = gfm::recipes::run(&load_experiment(&write_experiment(dir.path(), &kmer), &[]).unwrap(), false).unwrap();
+    let rows = recompute_from_predictions(&km.run_dir.join("eval"), &["0", "1"]);
+    assert!(rows.iter().all(|r| (r.scores.values().sum::<f64>() - 1.0).abs() < 1e-4), "k-mer class probabilities sum to one");
+
     // The finetuned run exports like any other (its model.toml carries the expanded vocabulary).
     let export = dir.path().join("export");
     gfm::export::export_checkpoint(&run, &export, gfm::export::ExportDtype::F32, gfm::export::ExportFormat::Hf).unwrap();
@@ -616,4 +675,95 @@ fn resume_skips_a_corrupted_newest_checkpoint_and_keeps_its_own_new_ones() {
     let steps: Vec<u64> = gfm::checkpoint::list(&run).into_iter().map(|(s, _)| s).collect();
     assert_eq!(steps, vec![20, 10]);
     gfm::checkpoint::load(&run.join("step_0000020")).unwrap();
+}
+
+#[test]
+fn suite_runs_each_task_writes_the_table_with_published_numbers_and_resume_skips_finished_runs() {
+    let Some(nontata) = nontata() else { return };
+    let ocr = root().join("../shared/data/genomic_benchmarks/human_ocr_ensembl/sequences/train_subsample.tsv.gz");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("checkpoints");
+    let pre = gfm::recipes::run(&load_experiment(&write_experiment(dir.path(), &tiny_experiment(&out, 6, "")), &[]).unwrap(), false).unwrap();
+    let body = format!(
+        r#"name = "gb_suite"
+kind = "suite"
+seed = 5
+[model]
+init_from = "{init}"
+[suite]
+benchmark = "gb"
+tasks = ["human_nontata_promoters", "human_ocr_ensembl"]
+mode = "single"
+kmer_epochs = 1.0
+kmer_batch_size = 16
+[baseline]
+k = 3
+[sft]
+eval_max_examples = 8
+eval_batch_size = 8
+[[tasks]]
+name = "human_nontata_promoters"
+format = "table"
+path = "{nontata}"
+split = [0.01, 0.004, 0.004]
+[[tasks]]
+name = "human_ocr_ensembl"
+format = "table"
+path = "{ocr}"
+split = [0.1, 0.03, 0.03]
+[train]
+batch_size = 8
+duration = {{ steps = 3 }}
+lr = 3e-3
+warmup_steps = 1
+eval_every = 0
+checkpoint_every = 3
+[run]
+out_dir = "{out}"
+"#,
+        init = pre.run_dir.display(),
+        nontata = nontata.display(),
+        ocr = ocr.display(),
+        out = out.display()
+    );
+    let p = write_experiment(dir.path(), &body);
+    let r = load_experiment(&p, &[]).unwrap();
+    let s = gfm::recipes::run(&r, false).unwrap();
+    let run = s.run_dir.clone();
+
+    // One finetune and one k-mer run per task, each an ordinary run with its experiment beside it.
+    for task in ["human_nontata_promoters", "human_ocr_ensembl"] {
+        assert!(run.join(format!("tasks/{task}.toml")).is_file());
+        assert!(run.join(format!("kmer/{task}.toml")).is_file());
+        let ft = single_run(&run.join("tasks").join(task));
+        assert!(ft.join("eval/predictions.tsv").is_file());
+        assert!(s.metrics.contains_key(&format!("suite/{task}/accuracy")), "{:?}", s.metrics);
+        assert!(s.metrics.contains_key(&format!("suite/{task}/kmer_accuracy")), "{:?}", s.metrics);
+    }
+    let md = std::fs::read_to_string(run.join("suite.md")).unwrap();
+    assert!(md.contains("| human_nontata_promoters | accuracy |"), "{md}");
+    // The GB repository's own CNN baseline for nontata, with its source listed under the table.
+    assert!(md.contains("CNN (PyTorch)") || md.contains("CNN"), "{md}");
+    assert!(md.contains("genomic_benchmarks"), "{md}");
+    let table: toml::Table = toml::from_str(&std::fs::read_to_string(run.join("suite.toml")).unwrap()).unwrap();
+    let rows = table["task"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(!rows[0]["published"].as_array().unwrap().is_empty());
+
+    // --resume after a run's results were lost reruns that run only; finished ones are skipped.
+    let kmer_ocr = single_run(&run.join("kmer/human_ocr_ensembl"));
+    std::fs::remove_file(kmer_ocr.join("eval/results.toml")).unwrap();
+    let again = gfm::recipes::run(&r, true).unwrap();
+    assert_eq!(again.run_dir, run);
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    assert_eq!(log.matches("finished earlier").count(), 3, "{log}");
+    assert!(log.contains("task 2/2 human_ocr_ensembl (k-mer baseline): running"), "{log}");
+    assert_eq!(again.metrics.get("suite/human_nontata_promoters/accuracy"), s.metrics.get("suite/human_nontata_promoters/accuracy"));
+}
+
+/// The one run directory inside an experiment directory.
+fn single_run(exp_dir: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(exp_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
 }

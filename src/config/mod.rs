@@ -9,6 +9,7 @@ pub mod presets;
 mod run;
 pub mod schema;
 mod sections;
+mod suite;
 
 use std::path::{Path, PathBuf};
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use super::dna2func::{Dna2funcQuestion, Dna2funcSection, Dna2funcSelect, Dna2funcSequences};
+pub use super::suite::{SuiteBenchmark, SuiteMode, SuiteSection};
 pub use super::images::{ClassifierSection, DigitImages, NeedleSection, VqvaeSection};
 pub use super::kinds::Kind;
 pub use super::run::{Duration, RunSection, Schedule, TrainSection};
@@ -63,6 +64,9 @@ pub struct Experiment {
     /// DNA-to-text options (`kind = "dna2func"`).
     #[serde(default)]
     pub dna2func: Dna2funcSection,
+    /// A benchmark suite (`kind = "suite"`).
+    #[serde(default)]
+    pub suite: SuiteSection,
     /// Optimizer, schedule, batch and evaluation cadence of the one loop.
     #[serde(default)]
     pub train: TrainSection,

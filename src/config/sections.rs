@@ -29,6 +29,7 @@ pub(super) fn check(exp: &Experiment, name: &str, problems: &mut Vec<String>) {
         "vqvae" => exp.vqvae.check(problems),
         "mmidas" => problems.extend(exp.mmidas.problems()),
         "dna2func" => exp.dna2func.check(problems),
+        "suite" => exp.suite.check(exp.model.init_from.is_some(), problems),
         _ => {}
     }
 }
@@ -49,6 +50,7 @@ pub(super) fn resolve_paths(exp: &mut Experiment, name: &str, base: &Path, probl
         "vqvae" => exp.vqvae.resolve_paths(base, problems),
         "mmidas" => exp.mmidas.resolve_paths(base, problems),
         "dna2func" => exp.dna2func.resolve_paths(base, problems),
+        "suite" => exp.suite.resolve_paths(base, problems),
         _ => {}
     }
 }
@@ -113,7 +115,8 @@ impl TaskSpec {
 
 fn check_tasks(kind: Kind, tasks: &[TaskSpec], problems: &mut Vec<String>) {
     let mut need = |ok: bool, msg: String| if !ok { problems.push(msg) };
-    need(!tasks.is_empty(), format!("kind = \"{}\" needs at least one [[tasks]] table", kind.as_str()));
+    // A suite finds its tasks in `suite.data`; its [[tasks]] tables only add or replace some.
+    need(!tasks.is_empty() || kind.reads("suite"), format!("kind = \"{}\" needs at least one [[tasks]] table", kind.as_str()));
     need(kind != Kind::KmerBaseline || tasks.len() == 1, format!("kind = \"kmer_baseline\" takes exactly one [[tasks]] table, found {}", tasks.len()));
     let mut names = std::collections::BTreeSet::new();
     for (i, t) in tasks.iter().enumerate() {

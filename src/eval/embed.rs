@@ -134,7 +134,7 @@ pub fn embed_fasta<B: Kernels>(
 ) -> Result<EmbedSummary, EmbedError> {
     let source = crate::export::source::concrete_source(checkpoint);
     let load = |message: String| EmbedError::Load { path: source.clone(), message };
-    let (cfg, model) = crate::export::source::load_model::<B>(&source, device).map_err(|e| load(e.to_string()))?;
+    let (cfg, model) = crate::export::source::load_model::<B>(&source, device, &mut |w| eprintln!("{w}")).map_err(|e| load(e.to_string()))?;
     let tok_path = crate::export::source::tokenizer_path(&source)
         .ok_or_else(|| load("no tokenizer.json beside the weights; embed from a gfm run or export".into()))?;
     let tok = DnaTokenizer::from_file_for_model(&tok_path, cfg.vocab_size)?;

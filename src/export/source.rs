@@ -71,13 +71,14 @@ pub fn tokenizer_path(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Load the weights at `dir` on `device`. A run directory means its best checkpoint by
-/// validation metric when it has one (finetuning), else its newest.
-pub fn load_model<B: Backend>(dir: &Path, device: &B::Device) -> Result<(OlmoConfig, OlmoModel<B>), SourceError> {
+/// validation metric when it has one (finetuning), else its newest; a corrupted checkpoint passed
+/// over on the way is reported to `warn` (the caller's console and run log).
+pub fn load_model<B: Backend>(dir: &Path, device: &B::Device, warn: &mut dyn FnMut(&str)) -> Result<(OlmoConfig, OlmoModel<B>), SourceError> {
     let Some(found) = gfm_source(dir) else {
         return Ok(super::load_pretrained::<B>(dir, device)?);
     };
     let cfg = read_model_toml(&found.run)?;
-    let ck = found.checkpoint(|w| eprintln!("{w}"))?;
+    let ck = found.checkpoint(|w| warn(w))?;
     let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
         .load(ck.model, device)
         .map_err(|e| SourceError::Run { path: ck.dir.clone(), message: e.to_string() })?;

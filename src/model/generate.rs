@@ -58,12 +58,12 @@ impl<'a, B: Kernels> Decoder<'a, B> {
     }
 
     /// Run `ids` (the next `new` columns of every row) through the model, appending to the
-    /// caches; returns the greedy next token of each row.
+    /// caches; returns the logits of each row's next token.
     ///
     /// # Shapes
-    /// - ids, positions: `[batch][new]` → `[batch]`
+    /// - ids, positions: `[batch][new]` → `[batch, vocab]`
     /// - mask: `[batch, 1, new, seen + new]` host flags, true = hidden
-    fn step(&mut self, ids: &[Vec<u32>], positions: &[Vec<usize>], mask: Option<Vec<bool>>, causal: bool) -> Vec<u32> {
+    fn step(&mut self, ids: &[Vec<u32>], positions: &[Vec<usize>], mask: Option<Vec<bool>>, causal: bool) -> Tensor<B, 2> {
         let (batch, new) = (ids.len(), ids[0].len());
         let hd = self.cos.dims()[1];
         let flat: Vec<i64> = ids.iter().flatten().map(|&id| id as i64).collect();
@@ -87,10 +87,32 @@ impl<'a, B: Kernels> Decoder<'a, B> {
         let last = self.model.ln_f.forward(x.narrow(1, new - 1, 1)); // [batch, 1, d]
         let logits = self.model.logits(last); // [batch, 1, vocab]
         let vocab = logits.dims()[2];
-        let next = logits.reshape([batch, vocab]).argmax(1); // [batch, 1]
-        let next = next.into_data().convert::<i64>().into_vec::<i64>().expect("argmax ids are integers");
-        next.into_iter().map(|id| id as u32).collect()
+        logits.reshape([batch, vocab])
     }
+}
+
+/// The greedy (argmax) token of each row of `logits` `[batch, vocab]`.
+fn argmax_ids<B: Backend>(logits: Tensor<B, 2>) -> Vec<u32> {
+    let next = logits.argmax(1); // [batch, 1]
+    let next = next.into_data().convert::<i64>().into_vec::<i64>().expect("argmax ids are integers");
+    next.into_iter().map(|id| id as u32).collect()
+}
+
+/// Softmax probabilities (over the whole vocabulary) of the tokens `ids` in each row of `logits`.
+///
+/// # Shapes
+/// - logits: `[batch, vocab]` → `[batch][ids.len()]`
+fn token_probs<B: Backend>(logits: Tensor<B, 2>, ids: &[u32]) -> Vec<Vec<f64>> {
+    let batch = logits.dims()[0];
+    if ids.is_empty() {
+        return vec![Vec::new(); batch];
+    }
+    let device = logits.device();
+    let idx: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
+    let idx = Tensor::<B, 1, Int>::from_ints(idx.as_slice(), &device);
+    let probs = burn::tensor::activation::softmax(logits, 1).select(1, idx); // [batch, ids]
+    let flat: Vec<f32> = probs.into_data().convert::<f32>().into_vec::<f32>().expect("probabilities are floats");
+    flat.chunks(ids.len()).map(|row| row.iter().map(|&p| f64::from(p)).collect()).collect()
 }
 
 /// Check every prompt is non-empty and inside the vocabulary.
@@ -124,10 +146,29 @@ pub fn generate_greedy<B: Kernels>(
     max_new_tokens: usize,
     stop: u32,
 ) -> Result<Vec<Vec<u32>>, GenerateError> {
+    Ok(generate_greedy_scored(model, prompts, max_new_tokens, stop, &[])?.0)
+}
+
+/// [`generate_greedy`], also returning for each prompt the probability (softmax over the whole
+/// vocabulary) of each token in `score_ids` at the first generated position: e.g. of each label
+/// token at a classification answer, for AUROC and thresholds.
+///
+/// # Shapes
+/// - prompts: `[batch][len_b]` → (`[batch][<= max_new_tokens]`, `[batch][score_ids.len()]`)
+///
+/// # Errors
+/// As [`generate_greedy`].
+pub fn generate_greedy_scored<B: Kernels>(
+    model: &OlmoModel<B>,
+    prompts: &[Vec<u32>],
+    max_new_tokens: usize,
+    stop: u32,
+    score_ids: &[u32],
+) -> Result<(Vec<Vec<u32>>, Vec<Vec<f64>>), GenerateError> {
     validate(model, prompts)?;
     let mut out = vec![Vec::new(); prompts.len()];
     if prompts.is_empty() || max_new_tokens == 0 {
-        return Ok(out);
+        return Ok((out, vec![Vec::new(); prompts.len()]));
     }
     let width = prompts.iter().map(Vec::len).max().unwrap_or(0);
     let pads: Vec<usize> = prompts.iter().map(|p| width - p.len()).collect();
@@ -151,7 +192,9 @@ pub fn generate_greedy<B: Kernels>(
         }
         m
     });
-    let mut next = dec.step(&ids, &positions, mask, !padded);
+    let first = dec.step(&ids, &positions, mask, !padded);
+    let scores = token_probs(first.clone(), score_ids);
+    let mut next = argmax_ids(first);
 
     let mut done = vec![false; prompts.len()];
     for step in 0..max_new_tokens {
@@ -169,9 +212,9 @@ pub fn generate_greedy<B: Kernels>(
         let positions: Vec<Vec<usize>> = prompts.iter().map(|p| vec![p.len() + step]).collect();
         let keys = width + step + 1;
         let mask = padded.then(|| pads.iter().flat_map(|&pad| (0..keys).map(move |k| k < pad)).collect());
-        next = dec.step(&ids, &positions, mask, false);
+        next = argmax_ids(dec.step(&ids, &positions, mask, false));
     }
-    Ok(out)
+    Ok((out, scores))
 }
 
 /// Greedy decoding without a cache: each prompt alone, the full `OlmoModel::forward` re-run
@@ -248,6 +291,25 @@ mod tests {
             .reshape([1, p.len()]);
         let logits = m.forward(ids).narrow(1, p.len() - 1, 1).reshape([1, 23]);
         assert_eq!(logits.argmax(1).into_scalar().elem::<i64>() as u32, reference[2][0]);
+    }
+
+    #[test]
+    fn label_scores_are_the_softmax_of_the_full_forward_at_each_prompts_last_position() {
+        let m = model(NormKind::RmsNorm, false);
+        let score_ids = [4u32, 9, 22];
+        let (out, scores) = generate_greedy_scored(&m, &prompts(), 3, NEVER, &score_ids).expect("scored");
+        assert_eq!(out, generate_greedy(&m, &prompts(), 3, NEVER).expect("plain"));
+        // Left padding must not change a row's scores: compare each row with its prompt alone.
+        for (p, got) in prompts().iter().zip(&scores) {
+            let ids = Tensor::<B, 1, Int>::from_ints(p.iter().map(|&x| x as i64).collect::<Vec<_>>().as_slice(), &Default::default())
+                .reshape([1, p.len()]);
+            let logits = m.forward(ids).narrow(1, p.len() - 1, 1).reshape([1, 23]);
+            let probs: Vec<f32> = burn::tensor::activation::softmax(logits, 1).into_data().to_vec().unwrap();
+            for (k, &id) in score_ids.iter().enumerate() {
+                let want = f64::from(probs[id as usize]);
+                assert!((got[k] - want).abs() < 1e-5, "token {id}: {} vs {want}", got[k]);
+            }
+        }
     }
 
     #[test]

@@ -11,10 +11,11 @@ use burn::tensor::activation::log_softmax;
 
 use super::{Context, Finished, Metrics, Recipe};
 use crate::checkpoint::locate::locate;
-use crate::config::{Kind, Resolved};
+use crate::config::Resolved;
 use crate::data::images::{read_mnist, to_unit};
 use crate::eval::classify::TaskEval;
 use crate::eval::metrics::{classification_report, Metric};
+use crate::eval::predictions::Prediction;
 use crate::eval::results::{markdown, write_results};
 use crate::model::digit_cnn::{DigitCnn, DigitCnnConfig};
 use crate::train::session::{RunError, Session};
@@ -196,7 +197,6 @@ pub struct Prepared {
 }
 
 impl Recipe for ImageClassifier {
-    const KIND: Kind = Kind::ImageClassifier;
     const RESUMABLE: bool = false;
     type Prepared = Prepared;
 
@@ -220,8 +220,8 @@ impl Recipe for ImageClassifier {
         let model = model.valid();
         save_classifier(ctx.run_dir, &model, &cfg, &p.digits)?;
         let pred: Vec<Option<usize>> = predict_all(&model, &p.test, &ctx.device).into_iter().map(Some).collect();
-        let report = classification_report(&p.task.class_names, &p.test.labels, &pred);
-        let eval = TaskEval { task: "mnist".into(), metric: Metric::Accuracy, value: report.accuracy, consistency: 1.0, report };
+        let predictions = Prediction::unscored("test_image", &p.test.labels, &pred);
+        let eval = TaskEval::from_predictions("mnist", Metric::Accuracy, &p.task.class_names, predictions, false);
         let chosen = format!("step_{:07} (final)", outcome.state.step);
         let dir = ctx.run_dir.join("eval");
         write_results(&dir, std::slice::from_ref(&eval), &chosen, "test").map_err(|source| RunError::Write { path: dir, source })?;

@@ -86,11 +86,24 @@ impl<'a, B: TrainBackend> Context<'a, B> {
     pub fn fit<T: Task<B>>(&mut self, task: &T, model: T::Model, total_steps: u64) -> Result<(T::Model, LoopOutcome), RunError> {
         let exp = &self.resolved.experiment;
         let resume = self.resume.take();
-        let start = resume.as_ref().map_or(0, |c| c.state.step);
-        let mut progress = ConsoleProgress::new(total_steps, start, exp.train.log_every);
         let spec = LoopSpec { train: &exp.train, total_steps, seed: exp.seed, run_dir: self.run_dir };
-        Ok(trainer::train::<B, T>(task, model, &spec, resume, &mut *self.sink, &mut progress, &self.device)?)
+        fit_loop::<B, T>(task, model, &spec, resume, &mut *self.sink, &self.device)
     }
+}
+
+/// The one loop with its progress display, as [`Context::fit`] runs it for every kind and as each
+/// MMIDAS pruning round runs it in its own `K_NNN/` directory (`recipes::mmidas::fit`).
+pub fn fit_loop<B: TrainBackend, T: Task<B>>(
+    task: &T,
+    model: T::Model,
+    spec: &LoopSpec,
+    resume: Option<LoadedCheckpoint>,
+    sink: &mut dyn MetricSink,
+    device: &B::Device,
+) -> Result<(T::Model, LoopOutcome), RunError> {
+    let start = resume.as_ref().map_or(0, |c| c.state.step);
+    let mut progress = ConsoleProgress::new(spec.total_steps, start, spec.train.log_every);
+    Ok(trainer::train::<B, T>(task, model, spec, resume, sink, &mut progress, device)?)
 }
 
 /// The backend-generic part of [`run`].

@@ -11,9 +11,10 @@ use burn::tensor::activation::log_softmax;
 
 use super::finetune::data::{load_task, TaskData};
 use super::{Context, Finished, Metrics, Recipe};
-use crate::config::{Kind, Resolved};
+use crate::config::Resolved;
 use crate::data::benchmarks::LabelledSeq;
 use crate::eval::classify::TaskEval;
+use crate::eval::predictions::Prediction;
 use crate::eval::metrics::classification_report;
 use crate::eval::results::{markdown, write_results};
 use crate::train::session::{RunError, Session};
@@ -52,10 +53,12 @@ pub struct KmerLogReg<B: Backend> {
     pub linear: Linear<B>,
 }
 
-/// Features and class indices of a split, on the host.
+/// Features, class indices and row ids of a split, on the host.
 pub struct Split {
     pub x: Vec<Vec<f32>>,
     pub y: Vec<usize>,
+    /// Each row's id in its input file (for `predictions.tsv`).
+    pub ids: Vec<String>,
 }
 
 impl Split {
@@ -64,7 +67,7 @@ impl Split {
         for e in seqs {
             y.push(labels.iter().position(|l| *l == e.label).ok_or_else(|| RunError::UnknownLabel { label: e.label.clone() })?);
         }
-        Ok(Self { x: seqs.iter().map(|e| kmer_features(&e.seq, k)).collect(), y })
+        Ok(Self { x: seqs.iter().map(|e| kmer_features(&e.seq, k)).collect(), y, ids: seqs.iter().map(|e| e.id.clone()).collect() })
     }
 }
 
@@ -104,14 +107,26 @@ fn ce<B: Backend>(m: &KmerLogReg<B>, b: &KmerBatch, device: &B::Device) -> Tenso
     log_softmax(logits(m, b, device), 1).gather(1, y).sum().neg()
 }
 
-fn predict<B: Backend>(m: &KmerLogReg<B>, s: &Split, dim: usize, device: &B::Device) -> Vec<Option<usize>> {
+/// Class probabilities (softmax of the logits) of every row of `s`, `[n][classes]`.
+fn class_probs<B: Backend>(m: &KmerLogReg<B>, s: &Split, dim: usize, device: &B::Device) -> Vec<Vec<f64>> {
     let all: Vec<usize> = (0..s.x.len()).collect();
     all.chunks(512)
         .flat_map(|idx| {
-            let out = logits(m, &batch(s, idx, dim), device).argmax(1).into_data();
-            out.iter::<i64>().map(|c| Some(c as usize)).collect::<Vec<_>>()
+            let probs = burn::tensor::activation::softmax(logits(m, &batch(s, idx, dim), device), 1);
+            let classes = probs.dims()[1];
+            let flat: Vec<f64> = probs.into_data().iter::<f64>().collect();
+            flat.chunks(classes).map(<[f64]>::to_vec).collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// The most probable class of each row.
+fn argmax_rows(probs: &[Vec<f64>]) -> Vec<Option<usize>> {
+    probs.iter().map(|p| (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))).collect()
+}
+
+fn predict<B: Backend>(m: &KmerLogReg<B>, s: &Split, dim: usize, device: &B::Device) -> Vec<Option<usize>> {
+    argmax_rows(&class_probs(m, s, dim, device))
 }
 
 impl<B: TrainBackend> Task<B> for KmerTask {
@@ -159,7 +174,6 @@ pub struct Prepared {
 }
 
 impl Recipe for KmerBaseline {
-    const KIND: Kind = Kind::KmerBaseline;
     const RESUMABLE: bool = false;
     type Prepared = Prepared;
 
@@ -187,16 +201,25 @@ impl Recipe for KmerBaseline {
         let classes = p.task.task.labels.len();
         let model = KmerLogReg { linear: LinearConfig::new(p.task.dim, classes).init::<B>(&ctx.device) };
         let (model, outcome) = ctx.fit(&p.task, model, p.total_steps)?;
-        let pred = predict(&model.valid(), &p.test, p.task.dim, &ctx.device);
+        let probs = class_probs(&model.valid(), &p.test, p.task.dim, &ctx.device);
+        let pred = argmax_rows(&probs);
         let t = &p.task.task;
-        let report = classification_report(&t.labels, &p.test.y, &pred);
-        let eval = TaskEval { task: t.name.clone(), metric: t.metric, value: report.get(t.metric), consistency: 1.0, report };
+        let predictions = probs
+            .into_iter()
+            .zip(pred)
+            .enumerate()
+            .map(|(row, (scores, pred))| Prediction { row, id: p.test.ids[row].clone(), truth: p.test.y[row], pred, consistency: None, scores })
+            .collect();
+        let eval = TaskEval::from_predictions(&t.name, t.metric, &t.labels, predictions, false);
         let chosen = format!("step_{:07} (final; k-mer logistic regression)", outcome.state.step);
         let dir = ctx.run_dir.join("eval");
         write_results(&dir, std::slice::from_ref(&eval), &chosen, "test").map_err(|source| RunError::Write { path: dir, source })?;
         let mut metrics = Metrics::new();
         metrics.insert(format!("test/{}/{}", t.name, t.metric.name()), eval.value);
         metrics.insert(format!("test/{}/mcc", t.name), eval.report.mcc);
+        if let Some(auroc) = eval.auroc {
+            metrics.insert(format!("test/{}/auroc", t.name), auroc);
+        }
         Ok(Finished { outcome, metrics, report: markdown(std::slice::from_ref(&eval), "test results") })
     }
 

@@ -4,8 +4,8 @@
 //! [`driver`] does what every kind shares, once: the run directory and record, seeding, progress,
 //! sinks, backend dispatch, the loop and the run's conclusion.
 //!
-//! Adding a kind: a module here, its name and sections in `config::kinds`, and one line in
-//! [`KINDS`].
+//! Adding a kind: a module here with a type implementing [`Recipe`], and one row in the table of
+//! kinds (`crate::kinds`), from which both [`KINDS`] and `config::Kind` are made.
 
 pub mod classifier;
 pub mod dna2func;
@@ -16,6 +16,7 @@ pub mod mmidas;
 pub mod needle;
 pub mod pretrain;
 pub mod sft;
+pub mod suite;
 pub mod vqvae;
 
 use std::collections::BTreeMap;
@@ -28,8 +29,6 @@ use crate::kernels::TrainBackend;
 
 /// What one kind of run supplies to the driver.
 pub trait Recipe {
-    /// The `kind = "…"` this recipe runs.
-    const KIND: Kind;
     /// Whether `--resume` can continue an interrupted run (short runs are simply started again).
     const RESUMABLE: bool = true;
     /// What the host-side preparation hands to the backend side.
@@ -63,21 +62,19 @@ pub struct Entry {
     pub summary: fn(&Resolved) -> String,
 }
 
-const fn entry<R: Recipe>() -> Entry {
-    Entry { kind: R::KIND, run: driver::run::<R>, summary: R::summary }
+const fn entry<R: Recipe>(kind: Kind) -> Entry {
+    Entry { kind, run: driver::run::<R>, summary: R::summary }
 }
 
-/// Every kind gfm runs.
-pub static KINDS: [Entry; 8] = [
-    entry::<pretrain::Pretrain>(),
-    entry::<finetune::Finetune>(),
-    entry::<kmer::KmerBaseline>(),
-    entry::<classifier::ImageClassifier>(),
-    entry::<needle::NeedleInDna>(),
-    entry::<vqvae::Vqvae>(),
-    entry::<mmidas::MmidasRecipe>(),
-    entry::<dna2func::Dna2func>(),
-];
+/// Makes [`KINDS`] from the table of kinds (`crate::kinds`): each row's recipe type.
+macro_rules! define_registry {
+    ($( $(#[$doc:meta])* $variant:ident, $name:literal, $recipe:path, [$($section:literal),*], $eval_max:literal; )*) => {
+        /// Every kind gfm runs, with the recipe that runs it, in the order of the table.
+        pub static KINDS: &[Entry] = &[$( entry::<$recipe>(Kind::$variant) ),*];
+    };
+}
+
+crate::kinds::kinds_table!(define_registry);
 
 /// The row of `kind`.
 pub fn recipe(kind: Kind) -> &'static Entry {
@@ -98,8 +95,17 @@ mod tests {
 
     #[test]
     fn every_kind_has_exactly_one_recipe() {
-        for kind in Kind::ALL {
+        for &kind in Kind::ALL {
             assert_eq!(KINDS.iter().filter(|e| e.kind == kind).count(), 1, "{}", kind.as_str());
+        }
+        // Names round-trip through the experiment file's `kind = "…"`.
+        for &kind in Kind::ALL {
+            #[derive(serde::Deserialize)]
+            struct K {
+                kind: Kind,
+            }
+            let parsed: K = toml::from_str(&format!("kind = \"{}\"", kind.as_str())).unwrap();
+            assert_eq!(parsed.kind, kind);
         }
     }
 }

@@ -22,12 +22,13 @@ use rand_chacha::ChaCha8Rng;
 use super::classifier::{load_classifier, load_digits, Digits};
 use super::sft::{base_tokenizer, expanded_config, load_expanded, GenerationScore, SftSets, SftTask};
 use super::{Context, Finished, Metrics, Recipe};
-use crate::config::{Kind, NeedleSection, Resolved};
+use crate::config::{NeedleSection, Resolved};
 use crate::data::images::{save_png_grid, PIXELS};
 use crate::data::needle::{generate, NeedleExample, MOTIFS};
 use crate::data::sft::{SftExample, SftFormat, SftStats, Truncation};
 use crate::eval::classify::TaskEval;
 use crate::eval::metrics::{classification_report, ClassReport, Metric};
+use crate::eval::predictions::Prediction;
 use crate::eval::results::{markdown, write_results};
 use crate::export::source::{write_model_toml, MODEL_TOML};
 use crate::model::digit_cnn::DigitCnn;
@@ -86,6 +87,9 @@ pub type NeedleTask<B> = SftTask<NeedleJudge<<B as AutodiffBackend>::InnerBacken
 /// What generation produced for a set of prompts.
 pub struct Judged {
     pub report: ClassReport,
+    /// Per prompt: the true class and the judged class of the generated image (`None`: invalid).
+    pub truth: Vec<usize>,
+    pub pred: Vec<Option<usize>>,
     /// Per prompt: the decoded image (valid outputs) as `[784]` pixels, else `None`.
     pub images: Vec<Option<Vec<f32>>>,
 }
@@ -130,7 +134,7 @@ impl<B: Kernels> NeedleJudge<B> {
             }
         }
         let truth: Vec<usize> = prompts[..n].iter().map(|(_, c)| *c).collect();
-        Ok(Judged { report: classification_report(&self.class_names(), &truth, &pred), images })
+        Ok(Judged { report: classification_report(&self.class_names(), &truth, &pred), truth, pred, images })
     }
 }
 
@@ -149,7 +153,7 @@ impl<B: Kernels> GenerationScore<B> for NeedleJudge<B> {
 
 /// The three splits, drawn with seeds derived from the experiment's.
 fn needle_splits(n: &NeedleSection, seed: u64) -> Result<[Vec<NeedleExample>; 3], RunError> {
-    let draw = |per_class, salt: u64| generate(n.length_bp, per_class, n.classes, seed ^ salt).map_err(|e| RunError::Needle(e.to_string()));
+    let draw = |per_class, salt: u64| generate(n.length_bp, per_class, n.classes, seed ^ salt).map_err(RunError::from);
     Ok([draw(n.train_per_class, 0x7261_696e)?, draw(n.valid_per_class, 0x7661_6c69)?, draw(n.test_per_class, 0x7465_7374)?])
 }
 
@@ -164,7 +168,7 @@ fn target_pool(train: &Digits, classes: usize, per_class: usize, seed: u64) -> R
         }
     }
     if let Some(c) = pool.iter().position(|p| p.len() < per_class) {
-        return Err(RunError::Needle(format!("needle.images: only {} images of digit {c}, targets_per_class = {per_class}", pool[c].len())));
+        return Err(RunError::TooFewTargets { digit: c, found: pool[c].len(), needed: per_class });
     }
     Ok(pool)
 }
@@ -184,7 +188,6 @@ pub struct Prepared {
 }
 
 impl Recipe for NeedleInDna {
-    const KIND: Kind = Kind::NeedleInDna;
     type Prepared = Prepared;
 
     /// The VQ-VAE and the classifier come from other experiments' runs: say so before starting.
@@ -204,14 +207,14 @@ impl Recipe for NeedleInDna {
         let run_path = session.run_dir.path.clone();
         let (mut tok, own) = base_tokenizer(resolved, &run_path)?;
         // The codebook size decides the image tokens; read it from the VQ-VAE run on the host.
-        let codebook = super::vqvae::vqvae_config(&n.vqvae)?.codebook_size;
+        let codebook = super::vqvae::vqvae_config(&n.vqvae, &mut |w| session.say(w))?.codebook_size;
         let mut new_tokens = vec![TASK_TOKEN.to_string()];
         new_tokens.extend((0..codebook).map(image_token));
         let refs: Vec<&str> = new_tokens.iter().map(String::as_str).collect();
         let ids = tok.add_tokens(&refs)?;
         let (task_id, image_base) = (ids[0], ids[1]);
         if ids[1..].iter().enumerate().any(|(k, &id)| id != image_base + k as u32) {
-            return Err(RunError::Needle("image tokens did not get consecutive ids; the tokenizer already holds some [IMG_k] tokens".into()));
+            return Err(RunError::ImageTokensNotConsecutive);
         }
         tok.save(&own)?;
         let model_cfg = expanded_config(resolved, &tok);
@@ -235,13 +238,10 @@ impl Recipe for NeedleInDna {
         let exp = ctx.experiment();
         let (n, sft, seed) = (exp.needle.clone(), exp.sft.clone(), exp.seed);
         let device = ctx.device.clone();
-        let (vqvae, _) = super::vqvae::load_vqvae::<B::InnerBackend>(&n.vqvae, &device)?;
+        let (vqvae, _) = super::vqvae::load_vqvae::<B::InnerBackend>(&n.vqvae, &device, &mut |w| ctx.say(w))?;
         let (judge, digits) = load_classifier::<B::InnerBackend>(&n.classifier, &device)?;
         if digits.len() < n.classes || digits.iter().take(n.classes).enumerate().any(|(c, &d)| usize::from(d) != c) {
-            return Err(RunError::Needle(format!(
-                "needle.classifier tells digits {digits:?} apart; Needle-in-DNA with {} classes needs a classifier whose classes start 0, 1, …, {}",
-                n.classes, n.classes - 1
-            )));
+            return Err(RunError::ClassifierClasses { digits: digits.clone(), classes: n.classes, last: n.classes - 1 });
         }
         let codebook = vqvae.codebook_size();
 
@@ -255,7 +255,7 @@ impl Recipe for NeedleInDna {
             answers[p.targets.labels[i]].push(codes[j * IMAGE_TOKENS..(j + 1) * IMAGE_TOKENS].to_vec());
         }
 
-        let format = SftFormat::new(vec![p.task_id], 1, p.context, Truncation::Drop).map_err(|e| RunError::Needle(e.to_string()))?;
+        let format = SftFormat::new(vec![p.task_id], 1, p.context, Truncation::Drop)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_6564);
         let mut stats = SftStats::default();
         let mut examples = |set: &[NeedleExample]| -> Result<Vec<SftExample>, RunError> {
@@ -263,23 +263,20 @@ impl Recipe for NeedleInDna {
             for e in set {
                 let dna = p.tok.encode_dna(&e.seq)?;
                 let answer = &answers[e.class][rng.random_range(0..answers[e.class].len())];
-                out.extend(format.example(&dna, answer, &mut stats).map_err(|e| RunError::Needle(e.to_string()))?);
+                out.extend(format.example(&dna, answer, &mut stats)?);
             }
             Ok(out)
         };
         let train = examples(&p.splits[0])?;
         let valid = examples(&p.splits[1])?;
         if train.is_empty() || stats.dropped > 0 {
-            return Err(RunError::Needle(format!(
-                "{} of {} examples do not fit context {} with 49 image tokens; lower needle.length_bp (now {})",
-                stats.dropped, stats.dropped + stats.kept, p.context, n.length_bp
-            )));
+            return Err(RunError::NeedleTooLong { dropped: stats.dropped, total: stats.dropped + stats.kept, context: p.context, length_bp: n.length_bp });
         }
         let prompts = |set: &[NeedleExample]| -> Result<Vec<(Vec<u32>, usize)>, RunError> {
             set.iter()
                 .map(|e| {
                     let dna = p.tok.encode_dna(&e.seq)?;
-                    let prompt = format.generation_prompt(&dna, IMAGE_TOKENS + 1).ok_or_else(|| RunError::Needle("prompt too long".into()))?;
+                    let prompt = format.generation_prompt(&dna, IMAGE_TOKENS + 1).ok_or(RunError::PromptTooLong { length_bp: n.length_bp, context: p.context })?;
                     Ok((prompt, e.class))
                 })
                 .collect()
@@ -300,7 +297,7 @@ impl Recipe for NeedleInDna {
         let seqs_per_step = exp.train.batch_size * exp.train.grad_accum;
         let mean_len = train_examples.iter().map(|e| e.ids.len() as f64).sum::<f64>() / train_examples.len() as f64;
         let total = exp.train.duration.steps(train_examples.len(), mean_len, seqs_per_step);
-        let model = load_expanded::<B>(ctx.resolved, p.vocab_size, &device)?;
+        let model = load_expanded(ctx, p.vocab_size)?;
         ctx.say(&format!(
             "{} train / {} valid / {} test examples, codebook {codebook}, {total} steps",
             task.sets.train.len(), task.sets.valid.len(), task.eval.test_prompts.len()
@@ -310,7 +307,8 @@ impl Recipe for NeedleInDna {
         let (model, chosen) = ctx.best_or_final(model, outcome.state.step, "macro F1")?;
         let judged = task.eval.judge(&model.valid(), &task.eval.test_prompts, 0)?;
         write_sheet(&ctx.run_dir.join("samples.png"), &task.eval, &judged, &p.targets, &pool)?;
-        let eval = TaskEval { task: "needle".into(), metric: Metric::MacroF1, value: judged.report.macro_f1, consistency: 1.0, report: judged.report };
+        let predictions = Prediction::unscored("test_needle", &judged.truth, &judged.pred);
+        let eval = TaskEval::from_predictions("needle", Metric::MacroF1, &judged.report.labels, predictions, false);
         let dir = ctx.run_dir.join("eval");
         write_results(&dir, std::slice::from_ref(&eval), &chosen, "test").map_err(|source| RunError::Write { path: dir, source })?;
         let mut metrics = Metrics::new();

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 
 use super::{Context, Finished, Recipe};
-use crate::config::{Kind, Resolved};
+use crate::config::Resolved;
 use crate::data::fasta::{read_fasta, DnaRecord};
 use crate::data::windows::{make_windows, split_train_valid};
 use crate::export::source::{load_model, tokenizer_path, write_model_toml, MODEL_TOML};
@@ -72,7 +72,6 @@ pub struct Windows {
 }
 
 impl Recipe for Pretrain {
-    const KIND: Kind = Kind::Pretrain;
     type Prepared = Windows;
 
     fn prepare(resolved: &Resolved, session: &mut Session) -> Result<Windows, RunError> {
@@ -113,7 +112,10 @@ impl Recipe for Pretrain {
     fn train<B: TrainBackend>(prepared: Windows, ctx: &mut Context<'_, B>) -> Result<Finished, RunError> {
         let exp = ctx.experiment();
         let model = match &exp.model.init_from {
-            Some(dir) => load_model::<B>(dir, &ctx.device).map_err(RunError::InitFrom)?.1,
+            Some(dir) => {
+                let device = ctx.device.clone();
+                load_model::<B>(dir, &device, &mut |w| ctx.say(w)).map_err(RunError::InitFrom)?.1
+            }
             None => ctx.resolved.model.init::<B>(&ctx.device),
         };
         let (_model, outcome) = ctx.fit(&prepared.task, model, prepared.total_steps)?;

@@ -16,6 +16,7 @@ use crate::train::lm::{masked_cross_entropy_sum, LmBatch};
 use crate::train::session::RunError;
 use crate::train::{EvalMetrics, EvalOutput, StepOutput, Task};
 use crate::kernels::TrainBackend;
+use super::Context;
 use crate::kernels::Kernels;
 
 /// Summed answer-only loss of an SFT batch, with NEFTune noise of scale `alpha` on the input
@@ -66,10 +67,11 @@ pub fn expanded_config(resolved: &Resolved, tok: &DnaTokenizer) -> OlmoConfig {
 
 /// The pretrained model at `model.init_from` with its vocabulary expanded to `vocab_size` (old
 /// rows kept, new rows the mean: `model::expand::expand_vocab`), as every SFT kind starts.
-pub fn load_expanded<B: Backend>(resolved: &Resolved, vocab_size: usize, device: &B::Device) -> Result<OlmoModel<B>, RunError> {
-    let exp = &resolved.experiment;
+pub fn load_expanded<B: TrainBackend>(ctx: &mut Context<'_, B>, vocab_size: usize) -> Result<OlmoModel<B>, RunError> {
+    let exp = ctx.experiment();
     let init = exp.model.init_from.as_deref().ok_or(RunError::NeedsInitFrom { kind: exp.kind.as_str() })?;
-    let (_, base) = crate::export::source::load_model::<B>(init, device).map_err(RunError::InitFrom)?;
+    let device = ctx.device.clone();
+    let (_, base) = crate::export::source::load_model::<B>(init, &device, &mut |w| ctx.say(w)).map_err(RunError::InitFrom)?;
     Ok(crate::model::expand::expand_vocab(base, vocab_size)?)
 }
 

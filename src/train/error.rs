@@ -43,18 +43,40 @@ pub enum RunError {
     NoImages { path: PathBuf, filter: String },
     #[error("vqvae.digits filters by label but {images} has no labels file; set vqvae.train_labels / heldout_labels")]
     NoLabels { images: PathBuf },
-    #[error("{0}")]
-    CodeIds(String),
+    #[error("`{text}` is not a code id; give integers separated by spaces or commas")]
+    CodeIdNotInteger { text: String },
+    #[error("expected {expected} code ids (a 7 x 7 grid), found {found}")]
+    CodeIdCount { expected: usize, found: usize },
+    #[error("code id {id} is out of range: the codebook has {codebook_size} codes (ids 0..{codebook_size})")]
+    CodeIdRange { id: u32, codebook_size: usize },
     #[error("needle_in_dna: {0}")]
-    Needle(String),
+    NeedleData(#[from] crate::data::needle::NeedleError),
+    #[error(transparent)]
+    Sft(#[from] crate::data::sft::SftError),
+    #[error("needle.images: only {found} images of digit {digit}, needle.targets_per_class = {needed}; lower it or use a larger image set")]
+    TooFewTargets { digit: usize, found: usize, needed: usize },
+    #[error("needle_in_dna: the image tokens did not get consecutive ids; the base tokenizer already holds some [IMG_k] tokens: start from a model without image tokens")]
+    ImageTokensNotConsecutive,
+    #[error("needle.classifier tells digits {digits:?} apart; Needle-in-DNA with {classes} classes needs a classifier whose classes are 0, 1, …, {last}")]
+    ClassifierClasses { digits: Vec<u8>, classes: usize, last: usize },
+    #[error("needle_in_dna: {dropped} of {total} examples do not fit context {context} with 49 image tokens; lower needle.length_bp (now {length_bp})")]
+    NeedleTooLong { dropped: usize, total: usize, context: usize, length_bp: usize },
+    #[error("needle_in_dna: a {length_bp} bp prompt plus 50 generated tokens does not fit context {context}; lower needle.length_bp")]
+    PromptTooLong { length_bp: usize, context: usize },
     #[error("dna2func: {0}")]
     Dna2func(String),
     #[error("mmidas: no pruning round finished")]
     NoRound,
-    #[error("mmidas figures and single-modality views: {0}")]
-    Views(String),
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
+    #[error("single-modality views: {0}")]
+    Knn(#[from] crate::graph::knn::KnnError),
+    #[error(transparent)]
+    Metric(#[from] crate::eval::clustering::MetricError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Suite(#[from] crate::recipes::suite::plan::PlanError),
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
     #[error(transparent)]

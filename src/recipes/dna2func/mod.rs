@@ -17,7 +17,7 @@ use self::data::{expand, majority_answer, prepare, Prepared};
 use self::report::{write_outputs, Prediction};
 use super::sft::{base_tokenizer, expanded_config, load_expanded, GenerationScore, SftSets, SftTask};
 use super::{Context, Finished, Metrics, Recipe};
-use crate::config::{Dna2funcSelect, Kind, Resolved};
+use crate::config::{Dna2funcSelect, Resolved};
 use crate::data::dna2text::read_dna2text;
 use crate::data::sft::{SftExample, SftStats};
 use crate::eval::text::{score, TextScores};
@@ -117,7 +117,6 @@ pub struct Ready {
 }
 
 impl Recipe for Dna2func {
-    const KIND: Kind = Kind::Dna2func;
     type Prepared = Ready;
 
     fn prepare(resolved: &Resolved, session: &mut Session) -> Result<Ready, RunError> {
@@ -183,7 +182,7 @@ impl Recipe for Dna2func {
     }
 
     fn train<B: TrainBackend>(p: Ready, ctx: &mut Context<'_, B>) -> Result<Finished, RunError> {
-        let model = load_expanded::<B>(ctx.resolved, p.vocab_size, &ctx.device)?;
+        let model = load_expanded(ctx, p.vocab_size)?;
         let (model, outcome) = ctx.fit(&p.task, model, p.total_steps)?;
 
         // Test generation with the best checkpoint by the validation metric (else the final one).

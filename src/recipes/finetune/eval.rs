@@ -22,7 +22,7 @@ pub fn eval_checkpoint(checkpoint: &Path, spec: &Resolved, split: &str, out: &Pa
     let tok_path = tokenizer_path(checkpoint)
         .ok_or_else(|| RunError::NoTokenizer { beside: checkpoint.to_path_buf() })?;
     let device = Default::default();
-    let (cfg, model) = load_model::<Flex>(checkpoint, &device).map_err(RunError::Source)?;
+    let (cfg, model) = load_model::<Flex>(checkpoint, &device, &mut |w| eprintln!("{w}")).map_err(RunError::Source)?;
     let tok = DnaTokenizer::from_file_for_model(&tok_path, cfg.vocab_size)?;
     let mut evals = Vec::new();
     for task_spec in &exp.tasks {

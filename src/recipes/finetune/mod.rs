@@ -12,7 +12,7 @@ pub mod eval;
 use self::data::{expand_tokenizer, load_task, sft_examples, weighted_schedule, TaskData, TaskVocab};
 use super::sft::{base_tokenizer, expanded_config, load_expanded, GenerationScore, SftSets, SftTask};
 use super::{Context, Finished, Metrics, Recipe};
-use crate::config::{Kind, Resolved};
+use crate::config::Resolved;
 use crate::data::sft::{SftFormat, SftStats};
 use crate::eval::classify::{evaluate_task, TaskEval, TaskPrompt};
 use crate::eval::results::{markdown, write_results};
@@ -95,7 +95,6 @@ pub struct Prepared {
 }
 
 impl Recipe for Finetune {
-    const KIND: Kind = Kind::Finetune;
     type Prepared = Prepared;
 
     fn prepare(resolved: &Resolved, session: &mut Session) -> Result<Prepared, RunError> {
@@ -161,7 +160,7 @@ impl Recipe for Finetune {
     }
 
     fn train<B: TrainBackend>(p: Prepared, ctx: &mut Context<'_, B>) -> Result<Finished, RunError> {
-        let model = load_expanded::<B>(ctx.resolved, p.vocab_size, &ctx.device)?;
+        let model = load_expanded(ctx, p.vocab_size)?;
         let (model, outcome) = ctx.fit(&p.task, model, p.total_steps)?;
 
         // Test evaluation with the best checkpoint by validation MCC (else the final weights).
@@ -172,6 +171,9 @@ impl Recipe for Finetune {
         for e in &evals {
             metrics.insert(format!("test/{}/{}", e.task, e.metric.name()), e.value);
             metrics.insert(format!("test/{}/invalid_rate", e.task), e.report.invalid_rate);
+            if let Some(auroc) = e.auroc {
+                metrics.insert(format!("test/{}/auroc", e.task), auroc);
+            }
         }
         let eval_dir = ctx.run_dir.join("eval");
         write_results(&eval_dir, &evals, &chosen, "test").map_err(|source| RunError::Write { path: eval_dir, source })?;

@@ -17,7 +17,7 @@ use burn::prelude::*;
 
 use super::{Context, Finished, Metrics, Recipe};
 use crate::checkpoint::locate::locate;
-use crate::config::{Kind, Resolved};
+use crate::config::Resolved;
 use crate::mmidas::loss::{mmidas_loss, reconstruction, LossWeights};
 use crate::mmidas::model::Mmidas;
 use crate::mmidas::prune;
@@ -172,7 +172,6 @@ pub struct Prepared {
 }
 
 impl Recipe for MmidasRecipe {
-    const KIND: Kind = Kind::Mmidas;
     type Prepared = Prepared;
 
     /// Rounds keep their own checkpoints in `K_NNN/`: resuming continues the newest run with rounds.
@@ -246,10 +245,8 @@ impl Recipe for MmidasRecipe {
             metrics.extend(reference_scores(data, round, &joint, reference));
         }
         write_results(&run_path.join("eval"), &rounds, selected, &metrics)?;
-        let mut report = format!("selected K = {} ({}): consensus {:.4}", round.summary.k, round.dir.display(), round.summary.consensus);
-        for (k, v) in &metrics {
-            report.push_str(&format!("\n  {k} = {v:.4}"));
-        }
+        // The metrics themselves are listed once, by the run summary's closing lines.
+        let report = format!("selected K = {} ({}): consensus {:.4}", round.summary.k, round.dir.display(), round.summary.consensus);
         let outcome = LoopOutcome { state, resumed_from: None, last_checkpoint: None };
         Ok(Finished { outcome, metrics, report })
     }

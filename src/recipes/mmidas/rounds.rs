@@ -10,13 +10,13 @@ use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use super::{evaluate_all, ArmsEval, MmidasData, MmidasTask};
 use crate::checkpoint::{self, TrainState};
 use crate::config::TrainSection;
-use crate::logging::{ConsoleProgress, MetricSink};
+use crate::logging::MetricSink;
 use crate::mmidas::config::MmidasSection;
 use crate::mmidas::loss::LossWeights;
 use crate::mmidas::model::{Mmidas, MmidasConfig};
 use crate::mmidas::prune::{self, RoundSummary};
 use crate::train::session::RunError;
-use crate::train::trainer::{self, LoopSpec};
+use crate::train::trainer::LoopSpec;
 use crate::kernels::TrainBackend;
 
 /// One finished round.
@@ -116,9 +116,8 @@ pub fn fit<B: TrainBackend>(
         if let Some(resume) = resume {
             say(&mut *sink, &format!("K = {k}: training {steps} steps in {}", dir.display()));
             let loop_spec = LoopSpec { train: spec.train, total_steps: steps, seed: spec.seed.wrapping_add(round), run_dir: &dir };
-            let mut progress = ConsoleProgress::new(steps, resume.as_ref().map_or(0, |c| c.state.step), spec.train.log_every);
             let mut offset = OffsetSink { inner: &mut *sink, offset: total.step };
-            let (m, outcome) = trainer::train::<B, _>(&task, model, &loop_spec, resume, &mut offset, &mut progress, device)?;
+            let (m, outcome) = crate::recipes::driver::fit_loop::<B, _>(&task, model, &loop_spec, resume, &mut offset, device)?;
             model = m;
             add_state(&mut total, &outcome.state);
         }

@@ -18,15 +18,16 @@ use crate::mmidas::EmbeddingTable;
 use crate::plot::{heatmap, line_plot, scatter};
 use crate::train::session::RunError;
 
-fn other(e: impl std::fmt::Display) -> RunError {
-    RunError::Views(e.to_string())
+/// The run's error for a failed write of `path`.
+fn write_err(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
+    move |source| RunError::Write { path: path.to_path_buf(), source }
 }
 
 /// `figures/consensus_vs_k.png` and `figures/confusion_<a>_vs_<b>.png` (selected K, rows
 /// normalised, active categories only).
 pub fn write_figures(run_dir: &Path, data: &MmidasData, rounds: &[RoundResult], selected: usize, joint_ari: Option<&[(f64, f64)]>) -> Result<(), RunError> {
     let dir = run_dir.join("figures");
-    std::fs::create_dir_all(&dir).map_err(other)?;
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Create { path: dir.clone(), source })?;
     let summaries: Vec<_> = rounds.iter().map(|r| r.summary.clone()).collect();
     let as_f64 = |v: Vec<(usize, f64)>| v.into_iter().map(|(k, c)| (k as f64, c)).collect::<Vec<_>>();
     let mut series = vec![
@@ -37,7 +38,7 @@ pub fn write_figures(run_dir: &Path, data: &MmidasData, rounds: &[RoundResult], 
         series.push(("joint ARI vs reference", rounds.iter().zip(scores).map(|(r, s)| (r.summary.k as f64, s.0)).collect()));
     }
     line_plot(&dir.join("consensus_vs_k.png"), "MMIDAS consensus by number of categories", "categories K", "value", &series)
-        .map_err(other)?;
+        ?;
     let round = &rounds[selected];
     let active: Vec<usize> = (0..round.active.len()).filter(|&k| round.active[k]).collect();
     let names: Vec<String> = active.iter().map(|k| format!("c{k}")).collect();
@@ -47,7 +48,7 @@ pub fn write_figures(run_dir: &Path, data: &MmidasData, rounds: &[RoundResult], 
             let m: Vec<Vec<f64>> = active.iter().map(|&i| active.iter().map(|&j| full[i][j]).collect()).collect();
             let title = format!("{} (rows) vs {} (columns), K = {}", data.names[a], data.names[b], round.summary.k);
             let path = dir.join(format!("confusion_{}_vs_{}.png", data.names[a], data.names[b]));
-            heatmap(&path, &title, &names, &names, &m, active.len() <= 20).map_err(other)?;
+            heatmap(&path, &title, &names, &names, &m, active.len() <= 20)?;
         }
     }
     Ok(())
@@ -66,7 +67,7 @@ pub fn write_views(
     say: &mut dyn FnMut(&str),
 ) -> Result<BTreeMap<String, f64>, RunError> {
     let dir = run_dir.join("views");
-    std::fs::create_dir_all(&dir).map_err(other)?;
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Create { path: dir.clone(), source })?;
     let mut out = BTreeMap::new();
     let mut columns: Vec<Vec<usize>> = Vec::new();
     let truth: Option<Vec<String>> =
@@ -74,39 +75,39 @@ pub fn write_views(
     for (a, name) in data.names.iter().enumerate() {
         let started = std::time::Instant::now();
         let table = EmbeddingTable { modality: name.clone(), ids: data.ids.clone(), dim: data.dims[a], values: data.values[a].clone() };
-        let knn = knn_graph(&table, s.views_k, seed).map_err(other)?;
+        let knn = knn_graph(&table, s.views_k, seed)?;
         let leiden = leiden_on(&knn, s.leiden_resolution, seed);
         let layout = umap(&knn, &UmapConfig { seed, ..UmapConfig::default() });
         let clusters = leiden.iter().max().map_or(0, |m| m + 1);
         out.insert(format!("leiden/{name}/clusters"), clusters as f64);
-        out.insert(format!("leiden/{name}/ari_vs_joint"), metrics::adjusted_rand_index(&leiden, joint).map_err(other)?);
+        out.insert(format!("leiden/{name}/ari_vs_joint"), metrics::adjusted_rand_index(&leiden, joint)?);
         let mut line = format!("{name}: Leiden {clusters} clusters");
         if let (Some(truth), Some(r)) = (&truth, reference) {
             let keep: Vec<usize> = (0..data.ids.len()).filter(|&i| r.contains_key(&data.ids[i])).collect();
             let t: Vec<&str> = keep.iter().map(|&i| truth[i].as_str()).collect();
             let p: Vec<usize> = keep.iter().map(|&i| leiden[i]).collect();
-            let ari = metrics::adjusted_rand_index(&p, &t).map_err(other)?;
+            let ari = metrics::adjusted_rand_index(&p, &t)?;
             out.insert(format!("leiden/{name}/ari"), ari);
-            out.insert(format!("leiden/{name}/nmi"), metrics::normalized_mutual_info(&p, &t).map_err(other)?);
-            out.insert(format!("leiden/{name}/ami"), metrics::adjusted_mutual_info(&p, &t).map_err(other)?);
+            out.insert(format!("leiden/{name}/nmi"), metrics::normalized_mutual_info(&p, &t)?);
+            out.insert(format!("leiden/{name}/ami"), metrics::adjusted_mutual_info(&p, &t)?);
             line.push_str(&format!(", ARI {ari:.4} vs reference"));
             scatter(&dir.join(format!("umap_{name}_by_reference.png")), &format!("UMAP of {name}: reference labels"), &layout, truth)
-                .map_err(other)?;
+                ?;
         }
-        scatter(&dir.join(format!("umap_{name}_by_leiden.png")), &format!("UMAP of {name}: Leiden"), &layout, &leiden).map_err(other)?;
+        scatter(&dir.join(format!("umap_{name}_by_leiden.png")), &format!("UMAP of {name}: Leiden"), &layout, &leiden)?;
         scatter(&dir.join(format!("umap_{name}_by_mmidas.png")), &format!("UMAP of {name}: MMIDAS joint"), &layout, joint)
-            .map_err(other)?;
+            ?;
         say(&format!("{line} ({:.1}s for kNN, Leiden and UMAP)", started.elapsed().as_secs_f64()));
         columns.push(leiden);
     }
     let path = dir.join("leiden.tsv");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).map_err(other)?);
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).map_err(write_err(&path))?);
     let header: Vec<String> = data.names.iter().map(|n| format!("leiden_{n}")).collect();
-    writeln!(f, "id\t{}", header.join("\t")).map_err(other)?;
+    writeln!(f, "id\t{}", header.join("\t")).map_err(write_err(&path))?;
     for (i, id) in data.ids.iter().enumerate() {
         let row: Vec<String> = columns.iter().map(|c| c[i].to_string()).collect();
-        writeln!(f, "{id}\t{}", row.join("\t")).map_err(other)?;
+        writeln!(f, "{id}\t{}", row.join("\t")).map_err(write_err(&path))?;
     }
-    f.flush().map_err(other)?;
+    f.flush().map_err(write_err(&path))?;
     Ok(out)
 }

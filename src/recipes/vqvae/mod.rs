@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::{Context, Finished, Recipe};
 use crate::checkpoint;
-use crate::config::{Kind, Resolved, VqvaeSection};
+use crate::config::{Resolved, VqvaeSection};
 use crate::data::images::{self, Image, ImageError, LabelledImages, PIXELS, SIDE};
 use crate::model::quantizer::CodeUsage;
 use crate::model::vqvae::{VqVae, VqVaeConfig, CODES_PER_IMAGE};
@@ -219,7 +219,6 @@ pub fn load_images(images_path: &Path, labels: Option<&Path>, digits: &[u32], ma
 pub struct Vqvae;
 
 impl Recipe for Vqvae {
-    const KIND: Kind = Kind::Vqvae;
     type Prepared = (VqTask, u64);
 
     fn prepare(resolved: &Resolved, session: &mut Session) -> Result<(VqTask, u64), RunError> {

@@ -17,13 +17,13 @@ use crate::train::session::RunError;
 /// The run directory and checkpoint that `path` names: a vqvae run (its `best/` checkpoint if
 /// any, else its newest), a `step_NNNNNNN` or `best/step_NNNNNNN` directory, or an experiment's
 /// directory (its newest run with `vqvae.toml` and a checkpoint).
-fn find(path: &Path) -> Result<(PathBuf, LoadedCheckpoint), RunError> {
+fn find(path: &Path, warn: &mut dyn FnMut(&str)) -> Result<(PathBuf, LoadedCheckpoint), RunError> {
     let found = locate(path, VQVAE_TOML, has_checkpoint).ok_or_else(|| RunError::NotARun {
         path: path.to_path_buf(),
         kind: "vqvae",
         message: format!("no {VQVAE_TOML} there, in its run directory, or in a run with a checkpoint inside it"),
     })?;
-    let ck = found.checkpoint(|w| eprintln!("{w}"))?;
+    let ck = found.checkpoint(|w| warn(w))?;
     Ok((found.run, ck))
 }
 
@@ -35,15 +35,16 @@ fn read_vqvae_config(run: &Path) -> Result<VqVaeConfig, RunError> {
 
 /// The shape of the VQ-VAE that [`load_vqvae`] would load from the same path, without loading
 /// weights (e.g. its codebook size, to add image tokens before choosing a backend).
-pub fn vqvae_config(run_or_checkpoint_dir: &Path) -> Result<VqVaeConfig, RunError> {
-    read_vqvae_config(&find(run_or_checkpoint_dir)?.0)
+pub fn vqvae_config(run_or_checkpoint_dir: &Path, warn: &mut dyn FnMut(&str)) -> Result<VqVaeConfig, RunError> {
+    read_vqvae_config(&find(run_or_checkpoint_dir, warn)?.0)
 }
 
 /// Load a trained VQ-VAE: `run_or_checkpoint_dir` is a vqvae run directory (its `best/`
 /// checkpoint if present, else its newest), one of its `step_NNNNNNN` directories, or the
 /// experiment directory holding runs (the newest run). The shape comes from the run's `vqvae.toml`.
-pub fn load_vqvae<B: Backend>(run_or_checkpoint_dir: &Path, device: &B::Device) -> Result<(VqVae<B>, VqVaeConfig), RunError> {
-    let (run, ck) = find(run_or_checkpoint_dir)?;
+/// A corrupted checkpoint passed over on the way is reported to `warn`.
+pub fn load_vqvae<B: Backend>(run_or_checkpoint_dir: &Path, device: &B::Device, warn: &mut dyn FnMut(&str)) -> Result<(VqVae<B>, VqVaeConfig), RunError> {
+    let (run, ck) = find(run_or_checkpoint_dir, warn)?;
     let cfg = read_vqvae_config(&run)?;
     let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
         .load(ck.model, device)
@@ -74,13 +75,13 @@ pub fn parse_ids(text: &str, codebook_size: usize) -> Result<Vec<u32>, RunError>
     let ids = text
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<u32>().map_err(|_| RunError::CodeIds(format!("`{s}` is not a code id (expected integers)"))))
+        .map(|s| s.parse::<u32>().map_err(|_| RunError::CodeIdNotInteger { text: s.to_string() }))
         .collect::<Result<Vec<u32>, _>>()?;
     if ids.len() != CODES_PER_IMAGE {
-        return Err(RunError::CodeIds(format!("expected {CODES_PER_IMAGE} code ids (a 7 x 7 grid), found {}", ids.len())));
+        return Err(RunError::CodeIdCount { expected: CODES_PER_IMAGE, found: ids.len() });
     }
     if let Some(bad) = ids.iter().find(|&&i| i as usize >= codebook_size) {
-        return Err(RunError::CodeIds(format!("code id {bad} is out of range: the codebook has {codebook_size} codes")));
+        return Err(RunError::CodeIdRange { id: *bad, codebook_size });
     }
     Ok(ids)
 }
