@@ -56,6 +56,8 @@ pub const MIN_VOCAB_SIZE: usize = SPECIAL_TOKENS.len() + 4;
 /// Errors from training, loading, saving or running the DNA tokenizer.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
+    #[error("{path}: the tokenizers library failed on this file ({message}); it is not a tokenizer gfm can use: train one with gfm (the [tokenizer] section) or fix the file")]
+    LibraryPanic { path: PathBuf, message: String },
     #[error("cannot read tokenizer file {path}: {cause}")]
     Read {
         path: PathBuf,
@@ -169,13 +171,24 @@ impl DnaTokenizer {
             path: path.to_path_buf(),
             cause,
         })?;
-        let inner = Tokenizer::from_str(&text).map_err(|cause| TokenizerError::Parse {
-            path: path.to_path_buf(),
-            cause,
-        })?;
-        let tok = Self { inner };
-        tok.validate(path)?;
-        Ok(tok)
+        // The `tokenizers` crate panics on some inconsistent files (e.g. a BPE whose
+        // `continuing_subword_prefix` does not match its merges) instead of returning an error;
+        // a user's file must give a message, not a crash, so parsing and the behaviour checks
+        // run under `catch_unwind`.
+        let load = || -> Result<Self, TokenizerError> {
+            let inner = Tokenizer::from_str(&text).map_err(|cause| TokenizerError::Parse { path: path.to_path_buf(), cause })?;
+            let tok = Self { inner };
+            tok.validate(path)?;
+            Ok(tok)
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)).unwrap_or_else(|payload| {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic without a message".into());
+            Err(TokenizerError::LibraryPanic { path: path.to_path_buf(), message })
+        })
     }
 
     /// Write the pretty-printed `tokenizer.json`: to `<path>.tmp` first, then renamed over

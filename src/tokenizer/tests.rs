@@ -298,3 +298,12 @@ fn a_tokenizer_larger_than_the_models_embedding_table_is_refused() {
     let msg = err.to_string();
     assert!(msg.contains("tokenizer.json") && msg.contains("40 tokens") && msg.contains("32 embedding rows"), "{msg}");
 }
+
+#[test]
+fn a_file_the_tokenizers_library_panics_on_is_refused_with_a_message() {
+    // A BPE whose continuing_subword_prefix does not match its merges makes the `tokenizers`
+    // crate panic while loading; gfm must report it, not crash.
+    let (err, msg) = refusal("prefix", &edited(|j| j["model"]["continuing_subword_prefix"] = serde_json::json!("##")));
+    assert!(matches!(err, TokenizerError::LibraryPanic { .. }), "{msg}");
+    assert!(msg.contains("prefix.json: the tokenizers library failed on this file") && msg.contains("out of bounds"), "{msg}");
+}
