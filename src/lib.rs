@@ -9,6 +9,7 @@ pub mod export;
 pub mod graph;
 pub mod kernels;
 mod kinds;
+pub mod library_panic;
 pub mod logging;
 pub mod mmidas;
 pub mod model;

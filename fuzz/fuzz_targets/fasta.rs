@@ -8,7 +8,11 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let path = common::write("in.fa", data);
-    for policy in [AmbiguityPolicy::Unk, AmbiguityPolicy::Split, AmbiguityPolicy::Drop] {
+    for policy in [
+        AmbiguityPolicy::Unk,
+        AmbiguityPolicy::Split,
+        AmbiguityPolicy::Drop,
+    ] {
         let _ = read_fasta(&path, policy, 0);
     }
     let _ = read_fasta(&path, AmbiguityPolicy::Split, 8);

@@ -13,7 +13,12 @@ fuzz_target!(|data: &[u8]| {
     let path = common::write("in-images-idx3-ubyte", data);
     let _ = read_idx_images(&path);
     let _ = read_idx_labels(&path);
-    for (view, limit) in [(MnistView::LeftHalf, 0), (MnistView::RightHalf, 1), (MnistView::Downsampled, 0), (MnistView::Full, 2)] {
+    for (view, limit) in [
+        (MnistView::LeftHalf, 0),
+        (MnistView::RightHalf, 1),
+        (MnistView::Downsampled, 0),
+        (MnistView::Full, 2),
+    ] {
         let spec = ModalitySpec {
             name: "fuzz".into(),
             path: path.clone(),

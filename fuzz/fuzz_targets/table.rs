@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
         ..TableSpec::default()
     };
     let _ = read_table(&path, &nt);
-    let comma = TableSpec { sequence_column: Some("sequence".into()), delimiter: Delimiter::Comma, ..TableSpec::default() };
+    let comma = TableSpec {
+        sequence_column: Some("sequence".into()),
+        delimiter: Delimiter::Comma,
+        ..TableSpec::default()
+    };
     let _ = read_table(&path, &comma);
     let _ = read_table_as(&path, None, "fuzz", TableFormat::Delimited, None);
 });

@@ -35,6 +35,8 @@ pub enum Dna2TextError {
     BadValue { path: PathBuf, row: usize, column: &'static str, found: String },
     #[error("{path} has no rows")]
     Empty { path: PathBuf },
+    #[error("{path}: the parquet library failed on this file ({message}); it is not a readable parquet table")]
+    LibraryPanic { path: PathBuf, message: String },
 }
 
 /// One variant with its question and free-text answer.
@@ -51,6 +53,12 @@ pub struct Dna2TextRecord {
 
 /// Read every row of a DNA2Func parquet table (any row groups, any compression the crate reads).
 pub fn read_dna2text(path: &Path) -> Result<Vec<Dna2TextRecord>, Dna2TextError> {
+    // The `parquet` crate panics on some malformed footers (see `crate::library_panic`).
+    crate::library_panic::catch(|| read_rows(path))
+        .unwrap_or_else(|message| Err(Dna2TextError::LibraryPanic { path: path.to_path_buf(), message }))
+}
+
+fn read_rows(path: &Path) -> Result<Vec<Dna2TextRecord>, Dna2TextError> {
     let file = File::open(path).map_err(|cause| Dna2TextError::Open { path: path.to_path_buf(), cause })?;
     let pq = |cause| Dna2TextError::Parquet { path: path.to_path_buf(), cause };
     let reader = SerializedFileReader::new(file).map_err(pq)?;
@@ -173,6 +181,16 @@ pub(crate) fn write_table(path: &Path, columns: &[(&str, Vec<&str>)], int_column
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `cargo fuzz run parquet` (fuzz/README.md): the `parquet` crate panics on this
+    /// footer; DNA2Func tables get the same typed error as MMIDAS tables.
+    #[test]
+    fn a_parquet_file_the_library_panics_on_is_a_typed_error() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/parquet_thrift_panic.parquet"));
+        let err = read_dna2text(path).expect_err("malformed footer");
+        assert!(matches!(err, Dna2TextError::LibraryPanic { .. }), "{err}");
+        assert!(err.to_string().contains("parquet_thrift_panic.parquet"), "{err}");
+    }
 
     #[test]
     fn parquet_reader_reads_string_columns_in_row_order() {

@@ -115,7 +115,8 @@ fn idx_header<'a>(path: &Path, bytes: &'a [u8], ndim: u8, what: &'static str) ->
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
         .collect();
     let data = &bytes[head..];
-    let need: u64 = dims.iter().map(|&d| d as u64).product();
+    // Three u32 sizes can overflow u64; such a header cannot describe the data that follows.
+    let need = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)).unwrap_or(u64::MAX);
     if (data.len() as u64) < need {
         return Err(ImageError::Truncated { path: path.to_path_buf(), expected: need, found: data.len() as u64 });
     }
@@ -308,6 +309,16 @@ pub fn save_png_grid(path: &Path, images: &[[f32; PIXELS]], cols: usize, scale: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Three u32 sizes whose product overflows u64 are a truncated file, not an overflow panic.
+    #[test]
+    fn idx_sizes_overflowing_u64_are_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge-images-idx3-ubyte");
+        std::fs::write(&path, idx3(u32::MAX, u32::MAX, u32::MAX, &[1, 2, 3])).unwrap();
+        let err = read_idx(&path, 3, "images").expect_err("overflowing sizes");
+        assert!(matches!(err, ImageError::Truncated { expected: u64::MAX, found: 3, .. }), "{err}");
+    }
 
     fn idx3(n: u32, rows: u32, cols: u32, data: &[u8]) -> Vec<u8> {
         let mut b = vec![0, 0, 8, 3];

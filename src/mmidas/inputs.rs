@@ -195,6 +195,13 @@ fn parquet_number(field: &parquet::record::Field) -> Option<f32> {
 /// Parquet with an id column (`id_column`, default the first) and either numeric columns or one
 /// list-of-numbers column per row. Read with the row API (no arrow); fine for gene-sized tables.
 fn read_parquet(path: &Path, id_column: Option<&str>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
+    // The `parquet` crate panics on some malformed footers (see `crate::library_panic`).
+    crate::library_panic::catch(|| read_parquet_rows(path, id_column)).unwrap_or_else(|message| {
+        Err(format_err(path, format!("the parquet library failed on this file ({message}); it is not a readable parquet table")))
+    })
+}
+
+fn read_parquet_rows(path: &Path, id_column: Option<&str>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
     use parquet::file::reader::SerializedFileReader;
     use parquet::record::Field as F;
     let file = File::open(path).map_err(io_err(path))?;
@@ -310,6 +317,17 @@ fn read_delimited(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>), InputEr
 
 #[cfg(test)]
 mod tests {
+    use super::super::config::TableFormat;
+
+    /// Found by `cargo fuzz run parquet` (fuzz/README.md): a footer the `parquet` crate's thrift
+    /// decoder unwraps a missing field of. A typed error naming the file, not a crash.
+    #[test]
+    fn a_parquet_file_the_library_panics_on_is_a_typed_error() {
+        let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/parquet_thrift_panic.parquet"));
+        let err = super::read_table_as(path, None, "m", TableFormat::Parquet, None).expect_err("malformed footer");
+        let msg = err.to_string();
+        assert!(msg.contains("parquet_thrift_panic.parquet") && msg.contains("parquet library failed"), "{msg}");
+    }
     use super::super::npy::npy_field;
 
     #[test]

@@ -24,6 +24,13 @@ pub fn image_id(i: usize) -> String {
 pub fn read_images(path: &Path, view: MnistView, limit: usize, modality: &str) -> Result<EmbeddingTable, InputError> {
     let (sizes, data) = idx(path, 3, "images")?;
     let (count, h, w) = (sizes[0], sizes[1], sizes[2]);
+    // A 0-pixel image would make every view empty (and `count` could then be any size the
+    // header claims without data behind it); 2 x 2 pooling needs two rows and two columns.
+    let least = if view == MnistView::Downsampled { 2 } else { 1 };
+    if h < least || w < least {
+        let reason = format!("images of {h} x {w} pixels are too small for the {view:?} view (at least {least} x {least})");
+        return Err(InputError::Format { path: path.to_path_buf(), reason });
+    }
     let n = if limit == 0 { count } else { limit.min(count) };
     let pixel = |img: usize, r: usize, c: usize| data[img * h * w + r * w + c] as f32 / 255.0;
     let mut values = Vec::new();
@@ -55,6 +62,24 @@ pub fn read_labels(path: &Path) -> Result<Vec<(String, String)>, InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `cargo fuzz run idx` (fuzz/README.md): 91 images of 10,496 x 0 pixels, no data.
+    /// The 2 x 2 pooling loop underflowed `w - 1`; a 0-pixel image is now refused in every view.
+    #[test]
+    fn zero_pixel_images_are_refused_in_every_view() {
+        let bytes = include_bytes!("../../tests/fixtures/fuzz/idx_zero_width-images-idx3-ubyte");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fuzz-images-idx3-ubyte");
+        std::fs::write(&path, bytes).unwrap();
+        for view in [MnistView::Full, MnistView::LeftHalf, MnistView::RightHalf, MnistView::Downsampled] {
+            let err = read_images(&path, view, 0, "m").expect_err("0-pixel images");
+            assert!(err.to_string().contains("10496 x 0 pixels"), "{err}");
+        }
+        // 1 x 1 images: enough for the full view, too small for 2 x 2 pooling.
+        std::fs::write(&path, [0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9]).unwrap();
+        assert_eq!(read_images(&path, MnistView::Full, 0, "m").unwrap().dim, 1);
+        assert!(read_images(&path, MnistView::Downsampled, 0, "m").is_err());
+    }
 
     #[test]
     fn idx_views_cut_the_right_pixels() {

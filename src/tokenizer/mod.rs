@@ -181,14 +181,8 @@ impl DnaTokenizer {
             tok.validate(path)?;
             Ok(tok)
         };
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)).unwrap_or_else(|payload| {
-            let message = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "a panic without a message".into());
-            Err(TokenizerError::LibraryPanic { path: path.to_path_buf(), message })
-        })
+        crate::library_panic::catch(load)
+            .unwrap_or_else(|message| Err(TokenizerError::LibraryPanic { path: path.to_path_buf(), message }))
     }
 
     /// Write the pretty-printed `tokenizer.json`: to `<path>.tmp` first, then renamed over

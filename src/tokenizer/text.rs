@@ -85,7 +85,10 @@ impl TextTokenizer {
     pub fn from_file(path: &Path) -> Result<Self, TextTokenizerError> {
         let err = |cause: String| TextTokenizerError::Read { path: path.to_path_buf(), cause };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let inner = Tokenizer::from_str(&text).map_err(|e| err(e.to_string()))?;
+        // The `tokenizers` crate panics on some inconsistent files (see `crate::library_panic`).
+        let inner = crate::library_panic::catch(|| Tokenizer::from_str(&text))
+            .map_err(|message| err(format!("the tokenizers library failed on this file ({message})")))?
+            .map_err(|e| err(e.to_string()))?;
         Ok(Self { inner })
     }
 
@@ -165,6 +168,19 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    /// Found by `cargo fuzz run tokenizer_json` (fuzz/README.md): a BPE whose
+    /// `continuing_subword_prefix` ("##") does not match its merges makes the `tokenizers` crate
+    /// panic while loading. `DnaTokenizer::from_file` already caught it; the text tokenizer
+    /// loader now gives a typed error too.
+    #[test]
+    fn a_tokenizer_json_the_library_panics_on_is_a_typed_error() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/tokenizer_bpe_merge_panic.json"));
+        let err = TextTokenizer::from_file(path).err().expect("inconsistent BPE");
+        assert!(matches!(err, TextTokenizerError::Read { .. }), "{err}");
+        assert!(err.to_string().contains("tokenizers library failed"), "{err}");
+        assert!(crate::tokenizer::DnaTokenizer::from_file(path).is_err());
+    }
 
     const ANSWERS: [&str; 5] = [
         "alzheimer's disease",
