@@ -174,7 +174,7 @@ impl DnaTokenizer {
         // The `tokenizers` crate panics on some inconsistent files (e.g. a BPE whose
         // `continuing_subword_prefix` does not match its merges) instead of returning an error;
         // a user's file must give a message, not a crash, so parsing and the behaviour checks
-        // run under `catch_unwind`.
+        // run under `library_panic::catch` (`catch_unwind`).
         let load = || -> Result<Self, TokenizerError> {
             let inner = Tokenizer::from_str(&text).map_err(|cause| TokenizerError::Parse { path: path.to_path_buf(), cause })?;
             let tok = Self { inner };
