@@ -237,6 +237,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster { tables, ids, labels, k, resolution, seed, out } => {
             let options = gfm::graph::cluster::ClusterOptions { tables, ids, labels, k, resolution, seed, out };
             for s in gfm::graph::cluster::cluster_tables(&options)? {
+                for note in &s.notes {
+                    println!("{note}");
+                }
                 let scores = s.scores.map_or(String::new(), |(a, n, m)| format!(" | ARI {a:.4} NMI {n:.4} AMI {m:.4} over {} labelled", s.labelled));
                 println!("{}: {} genes, {} clusters{scores}", s.modality, s.genes, s.clusters);
             }

@@ -9,6 +9,7 @@ use std::fs::File;
 
 use std::path::Path;
 
+use super::columns::{delimiter_name, embedding_note, is_pandas_index_level, is_unnamed, pandas_index_columns, sniff_delimiter};
 use super::config::TableFormat;
 use super::npy::{read_npy, read_npz};
 use super::{EmbeddingTable, InputError};
@@ -21,11 +22,12 @@ pub fn read_table(
     modality: &str,
 ) -> Result<EmbeddingTable, InputError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let mut notes = Vec::new();
     let (ids, dim, values) = if name.ends_with(".npz") {
         let (rows, dim, values) = read_npz(path, None)?;
         (read_ids_for(path, ids_path, rows)?, dim, values)
     } else if name.ends_with(".parquet") {
-        read_parquet(path, None)?
+        read_parquet(path, None, &mut notes)?
     } else if name.ends_with(".npy") {
         let (rows, dim, values) = read_npy(path)?;
         (read_ids_for(path, ids_path, rows)?, dim, values)
@@ -33,9 +35,9 @@ pub fn read_table(
         let (rows, dim, values) = read_safetensors(path)?;
         (read_ids_for(path, ids_path, rows)?, dim, values)
     } else {
-        read_delimited(path)?
+        read_delimited(path, &mut notes)?
     };
-    finish(path, modality, ids, dim, values)
+    finish(path, modality, ids, dim, values, notes)
 }
 
 /// Read one modality's table in an explicit format (`Auto`: by extension, as [`read_table`]).
@@ -47,6 +49,7 @@ pub fn read_table_as(
     format: TableFormat,
     array: Option<&str>,
 ) -> Result<EmbeddingTable, InputError> {
+    let mut notes = Vec::new();
     let (ids, dim, values) = match format {
         TableFormat::Auto => return read_table(path, ids_path, modality),
         TableFormat::Npy => {
@@ -57,17 +60,17 @@ pub fn read_table_as(
             let (rows, dim, values) = read_safetensors(path)?;
             (read_ids_for(path, ids_path, rows)?, dim, values)
         }
-        TableFormat::Delimited => read_delimited(path)?,
+        TableFormat::Delimited => read_delimited(path, &mut notes)?,
         TableFormat::Npz => {
             let (rows, dim, values) = read_npz(path, array)?;
             (read_ids_for(path, ids_path, rows)?, dim, values)
         }
-        TableFormat::Parquet => read_parquet(path, array)?,
+        TableFormat::Parquet => read_parquet(path, array, &mut notes)?,
         TableFormat::MnistIdx => {
             return Err(format_err(path, "mnist_idx tables are read by mmidas::load_modalities (they need a view)"))
         }
     };
-    finish(path, modality, ids, dim, values)
+    finish(path, modality, ids, dim, values, notes)
 }
 
 pub(super) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InputError + '_ {
@@ -89,6 +92,7 @@ fn finish(
     ids: Vec<String>,
     dim: usize,
     values: Vec<f32>,
+    notes: Vec<String>,
 ) -> Result<EmbeddingTable, InputError> {
     if ids.is_empty() || dim == 0 {
         return Err(InputError::Empty { path: path.to_path_buf(), rows: ids.len(), dim });
@@ -114,7 +118,7 @@ fn finish(
             value: values[i],
         });
     }
-    Ok(EmbeddingTable { modality: modality.to_string(), ids, dim, values })
+    Ok(EmbeddingTable { modality: modality.to_string(), ids, dim, values, notes })
 }
 
 /// Ids file for a matrix format: one id per line, blank lines ignored, count must match `rows`.
@@ -192,34 +196,63 @@ fn parquet_number(field: &parquet::record::Field) -> Option<f32> {
     })
 }
 
-/// Parquet with an id column (`id_column`, default the first) and either numeric columns or one
-/// list-of-numbers column per row. Read with the row API (no arrow); fine for gene-sized tables.
-fn read_parquet(path: &Path, id_column: Option<&str>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
-    use parquet::file::reader::SerializedFileReader;
+/// Parquet with an id column and either numeric columns or one list-of-numbers column per row.
+/// Read with the row API (no arrow); fine for gene-sized tables. Columns are top-level fields,
+/// looked up by name.
+///
+/// Index columns ([`super::columns`]: those the `pandas` metadata lists, and any
+/// `__index_level_<n>__`) are never embedding values. The id column is `id_column` when given;
+/// else a table's only index column when it is a named string column (pandas
+/// `set_index("gene")`) or when the first other column is floating point (the ids are the
+/// index); else the first column that is not an index column. Other index columns are skipped, and `notes` says so and which columns
+/// became the embedding.
+fn read_parquet(path: &Path, id_column: Option<&str>, notes: &mut Vec<String>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
+    use parquet::basic::Type as Physical;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::record::Field as F;
     let file = File::open(path).map_err(io_err(path))?;
     let pq_err = |e: parquet::errors::ParquetError| format_err(path, format!("parquet: {e}"));
     let reader = SerializedFileReader::new(file).map_err(pq_err)?;
+    let meta = reader.metadata().file_metadata();
+    let pandas = meta.key_value_metadata().and_then(|kv| kv.iter().find(|k| k.key == "pandas")).and_then(|k| k.value.as_deref());
+    let listed = pandas_index_columns(pandas).unwrap_or_default();
+    let fields = meta.schema_descr().root_schema().get_fields().to_vec();
+    let names: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
+    let index: Vec<usize> = (0..names.len()).filter(|&i| listed.contains(&names[i]) || is_pandas_index_level(&names[i])).collect();
+    let first_data = (0..names.len()).find(|i| !index.contains(i));
+    let id_at = match id_column {
+        Some(name) => names.iter().position(|n| n == name).ok_or_else(|| format_err(path, format!("no id column {name:?}; columns are {names:?}")))?,
+        None => {
+            let primitive = |i: usize, kinds: &[Physical]| !fields[i].is_group() && kinds.contains(&fields[i].get_physical_type());
+            let float_first = first_data.is_some_and(|i| primitive(i, &[Physical::FLOAT, Physical::DOUBLE]));
+            match index[..] {
+                [only] if float_first || (!is_pandas_index_level(&names[only]) && primitive(only, &[Physical::BYTE_ARRAY])) => only,
+                _ => first_data.ok_or_else(|| format_err(path, format!("every column ({names:?}) is a pandas index column; no id or value column is left")))?,
+            }
+        }
+    };
+    let skipped: Vec<(String, &str)> = index.iter().filter(|&&i| i != id_at).map(|&i| (names[i].clone(), "pandas index column, not data")).collect();
+    let value_at: Vec<usize> = (0..names.len()).filter(|i| *i != id_at && !index.contains(i)).collect();
     let (mut ids, mut values, mut dim) = (Vec::new(), Vec::new(), None::<usize>);
     for (r, row) in reader.into_iter().enumerate() {
         let row = row.map_err(pq_err)?;
         let line = r as u64 + 1;
-        let columns: Vec<(&String, &F)> = row.get_column_iter().collect();
-        let id_at = match id_column {
-            Some(name) => columns.iter().position(|(n, _)| n.as_str() == name).ok_or_else(|| {
-                let have: Vec<&String> = columns.iter().map(|(n, _)| *n).collect();
-                format_err(path, format!("no id column {name:?}; columns are {have:?}"))
-            })?,
-            None => 0,
-        };
-        let id = match columns.get(id_at).map(|c| c.1) {
-            Some(F::Str(s)) => s.clone(),
-            Some(F::Int(v)) => v.to_string(),
-            Some(F::Long(v)) => v.to_string(),
-            other => return Err(format_err(path, format!("row {line}: id column holds {other:?}, not a string or integer"))),
+        let columns: Vec<&F> = row.get_column_iter().map(|(_, f)| f).collect();
+        if columns.len() != names.len() {
+            return Err(format_err(path, format!("row {line} has {} fields but the schema has {} columns", columns.len(), names.len())));
+        }
+        let id = match columns[id_at] {
+            F::Str(s) => s.clone(),
+            F::Int(v) => v.to_string(),
+            F::Long(v) => v.to_string(),
+            other => {
+                let msg = format!("row {line}: id column `{}` holds {other:?}, not a string or integer; name the id column (`array`)", names[id_at]);
+                return Err(format_err(path, msg));
+            }
         };
         let before = values.len();
-        for (c, (name, field)) in columns.iter().enumerate().filter(|(c, _)| *c != id_at) {
+        for &c in &value_at {
+            let (name, field) = (&names[c], columns[c]);
             let bad = || InputError::BadNumber { path: path.to_path_buf(), line, column: c + 1, value: format!("{name} = {field}") };
             match field {
                 F::ListInternal(list) => {
@@ -240,6 +273,8 @@ fn read_parquet(path: &Path, id_column: Option<&str>) -> Result<(Vec<String>, us
         }
         ids.push(id);
     }
+    let value_names: Vec<String> = value_at.iter().map(|&i| names[i].clone()).collect();
+    notes.push(embedding_note(path, &names[id_at], &value_names, dim.unwrap_or(0), &skipped));
     Ok((ids, dim.unwrap_or(0), values))
 }
 
@@ -269,24 +304,39 @@ fn read_safetensors(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError>
     Ok((rows, dim, tensor.data))
 }
 
-/// CSV/TSV with a header row; gzip detected by magic bytes, tab delimiter for `.tsv`/`.txt`.
-fn read_delimited(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
-    let reader = crate::data::compressed::open_maybe_gz(path).map_err(io_err(path))?;
+/// CSV/TSV with a header row; gzip detected by magic bytes. The delimiter is tab for
+/// `.tsv`/`.txt` and comma otherwise, unless the header holds none of it and holds tabs, commas
+/// or semicolons ([`sniff_delimiter`]): then the sniffed one is used and `notes` says so.
+///
+/// The id is the first column, except that a first column with no name (empty or pandas'
+/// `Unnamed: <n>`) whose every value is an integer is the index pandas' `to_csv` writes: it is
+/// skipped and the id is the next column. `__index_level_<n>__` columns are skipped too.
+fn read_delimited(path: &Path, notes: &mut Vec<String>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, crate::data::compressed::open_maybe_gz(path).map_err(io_err(path))?);
     let name = path.to_string_lossy().to_ascii_lowercase();
     let stem = name.strip_suffix(".gz").unwrap_or(&name);
-    let delimiter = if stem.ends_with(".tsv") || stem.ends_with(".txt") { b'\t' } else { b',' };
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(reader);
-    let csv_err = |e: csv::Error| format_err(path, format!("CSV: {e}"));
-    let width = csv.headers().map_err(csv_err)?.len();
-    if width < 2 {
-        let dim = width.saturating_sub(1);
-        return Err(InputError::Empty { path: path.to_path_buf(), rows: 0, dim });
+    let expected = if stem.ends_with(".tsv") || stem.ends_with(".txt") { b'\t' } else { b',' };
+    let head = reader.fill_buf().map_err(io_err(path))?;
+    let header: String = String::from_utf8_lossy(head.split(|&b| b == b'\n').next().unwrap_or(head)).chars().take(80).collect();
+    let Some(delimiter) = sniff_delimiter(head, expected) else {
+        let rows = head.iter().filter(|&&b| b == b'\n').count();
+        let msg = format!(
+            "the header {header:?} holds no tab, comma or semicolon, so the table has one column; an embedding table is a header \
+             and rows of `id,value,value,…` (comma for .csv, tab for .tsv/.txt){}",
+            if rows == 0 { " (no line break was found either: is this a text table?)" } else { "" }
+        );
+        return Err(format_err(path, msg));
+    };
+    if delimiter != expected {
+        let (found, wanted) = (delimiter_name(delimiter), delimiter_name(expected));
+        notes.push(format!("{}: read as {found}-separated: its header {header:?} holds no {wanted} (the delimiter its name implies)", path.display()));
     }
-    let (mut ids, mut values) = (Vec::new(), Vec::new());
+    let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_reader(reader);
+    let csv_err = |e: csv::Error| format_err(path, format!("CSV: {e}"));
+    let names: Vec<String> = csv.headers().map_err(csv_err)?.iter().map(|h| h.trim().to_string()).collect();
+    let width = names.len();
+    let mut records = Vec::new();
     for record in csv.records() {
         let record = record.map_err(csv_err)?;
         let line = record.position().map_or(0, |p| p.line());
@@ -294,8 +344,25 @@ fn read_delimited(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>), InputEr
             let (expected, found) = (width, record.len());
             return Err(InputError::Ragged { path: path.to_path_buf(), line, expected, found });
         }
-        ids.push(record[0].trim().to_string());
-        for (column, field) in record.iter().enumerate().skip(1) {
+        records.push(record);
+    }
+    let integer_column = |c: usize| !records.is_empty() && records.iter().all(|r| r[c].trim().parse::<i64>().is_ok());
+    let skip: Vec<usize> = (0..width)
+        .filter(|&c| is_pandas_index_level(&names[c]) || (c == 0 && width > 2 && is_unnamed(&names[0]) && integer_column(0)))
+        .collect();
+    let Some(id_at) = (0..width).find(|c| !skip.contains(c)) else {
+        return Err(InputError::Empty { path: path.to_path_buf(), rows: records.len(), dim: 0 });
+    };
+    let value_at: Vec<usize> = (id_at + 1..width).filter(|c| !skip.contains(c)).collect();
+    if value_at.is_empty() {
+        return Err(InputError::Empty { path: path.to_path_buf(), rows: records.len(), dim: 0 });
+    }
+    let (mut ids, mut values) = (Vec::new(), Vec::with_capacity(records.len() * value_at.len()));
+    for record in &records {
+        let line = record.position().map_or(0, |p| p.line());
+        ids.push(record[id_at].trim().to_string());
+        for &column in &value_at {
+            let field = &record[column];
             let v: f32 = field.trim().parse().map_err(|_| InputError::BadNumber {
                 path: path.to_path_buf(),
                 line,
@@ -305,7 +372,11 @@ fn read_delimited(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>), InputEr
             values.push(v);
         }
     }
-    Ok((ids, width - 1, values))
+    let skipped: Vec<(String, &str)> = skip.iter().map(|&c| (names[c].clone(), "unnamed integer index column, as pandas to_csv writes it")).collect();
+    let value_names: Vec<String> = value_at.iter().map(|&c| names[c].clone()).collect();
+    let id_name = if names[id_at].is_empty() { format!("{}", id_at + 1) } else { names[id_at].clone() };
+    notes.push(embedding_note(path, &id_name, &value_names, value_at.len(), &skipped));
+    Ok((ids, value_at.len(), values))
 }
 
 #[cfg(test)]
