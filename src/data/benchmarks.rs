@@ -60,6 +60,9 @@ pub enum BenchmarkError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    /// A compression gfm does not read, or UTF-16 text (the cause names the file and the fix).
+    #[error("{cause}")]
+    Unreadable { cause: std::io::Error },
     #[error("cannot read {path} near line {line}: {cause}; check that the file is complete (a truncated .gz fails here) and is CSV or TSV text")]
     Read {
         path: PathBuf,
@@ -158,9 +161,13 @@ pub enum BenchmarkError {
     Reference(#[from] DataError),
 }
 
-/// Open a text file that may be gzip-compressed (by content: `data::compressed`).
-fn open_text(path: &Path) -> Result<Box<dyn BufRead>, BenchmarkError> {
-    super::compressed::open_maybe_gz(path).map_err(|cause| BenchmarkError::Open { path: path.into(), cause })
+/// Open a text file that may be gzip-compressed (by content: `data::compressed::open_text`,
+/// which also skips a UTF-8 byte-order mark and reads CR-only line ends).
+fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>, BenchmarkError> {
+    super::compressed::open_text(path).map_err(|cause| match cause.kind() {
+        std::io::ErrorKind::InvalidData => BenchmarkError::Unreadable { cause },
+        _ => BenchmarkError::Open { path: path.into(), cause },
+    })
 }
 
 /// A character that is not a base: its 1-based position in the sequence and a description.

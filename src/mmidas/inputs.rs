@@ -313,7 +313,7 @@ fn read_safetensors(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError>
 /// skipped and the id is the next column. `__index_level_<n>__` columns are skipped too.
 fn read_delimited(path: &Path, notes: &mut Vec<String>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
     use std::io::BufRead;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, crate::data::compressed::open_maybe_gz(path).map_err(io_err(path))?);
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, crate::data::compressed::open_text(path).map_err(io_err(path))?);
     let name = path.to_string_lossy().to_ascii_lowercase();
     let stem = name.strip_suffix(".gz").unwrap_or(&name);
     let expected = if stem.ends_with(".tsv") || stem.ends_with(".txt") { b'\t' } else { b',' };
