@@ -104,6 +104,8 @@ pub enum BenchmarkError {
         label: String,
         allowed: Vec<String>,
     },
+    #[error("{path} has no `task` column, so it holds one Nucleotide Transformer task, but {asked:?} were asked for; give each task its own [[tasks]] entry (nt_task), or use the revised file with a `task` column")]
+    SingleTaskFile { path: PathBuf, asked: Vec<String> },
     #[error("{path}: task '{task}' has no rows; the file holds the tasks {found:?}")]
     UnknownTask {
         path: PathBuf,
