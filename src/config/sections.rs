@@ -102,6 +102,14 @@ impl TaskSpec {
                 None => problems.push(format!("tasks[{i}].{key}: {} not found", p.display())),
             }
         }
+        // The interval layout cuts sequences out of a reference; the download-cache layout holds them.
+        if self.format == TaskFormat::GenomicBenchmarks && self.reference.is_none() && self.path.exists() && !crate::data::benchmarks::is_gb_cache(&self.path) {
+            problems.push(format!(
+                "tasks[{i}] ({}): {} is not in the Genomic Benchmarks download-cache layout (train/<class>/<n>.txt), so it must be the interval layout (train/<class>.csv.gz), which needs reference = \"<FASTA>\"",
+                self.name,
+                self.path.display()
+            ));
+        }
     }
 }
 
@@ -121,8 +129,6 @@ fn check_tasks(kind: Kind, tasks: &[TaskSpec], problems: &mut Vec<String>) {
         }
         need(t.test_path.is_some() || t.split.is_some() || t.format == TaskFormat::GenomicBenchmarks,
             format!("tasks[{i}] ({}) needs test_path or split = [train, valid, test]", t.name));
-        need(t.format != TaskFormat::GenomicBenchmarks || t.reference.is_some(),
-            format!("tasks[{i}] ({}): genomic_benchmarks needs reference = \"<FASTA>\"", t.name));
     }
 }
 

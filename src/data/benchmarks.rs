@@ -7,10 +7,12 @@
 //!
 //! - [`read_table`]: TSV/CSV (optionally gzipped) with a sequence and a label column.
 //! - [`read_gb_intervals`]: Genomic Benchmarks `<dataset>/<split>/<class>.csv.gz` intervals cut
-//!   out of a reference FASTA ([`Reference`]).
+//!   out of a reference FASTA ([`Reference`]); [`read_gb_cache`]: the download-cache layout
+//!   `<dataset>/<split>/<class>/<n>.txt`, one sequence per file.
 //! - [`read_nt`]: NT downstream tables (`sequence, name, label, task`), one task or several.
 //! - [`split_by_seed`], [`stratified_split`]: reproducible train/valid/test index sets.
 
+mod gb_cache;
 mod intervals;
 mod nt;
 mod split;
@@ -20,6 +22,7 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
+pub use gb_cache::{is_gb_cache, read_gb_cache};
 pub use intervals::{
     read_gb_intervals, GbOptions, GbStats, Placement, Reference, ReferenceSpec, Strand,
 };
@@ -118,7 +121,7 @@ pub enum BenchmarkError {
         split: String,
         found: Vec<String>,
     },
-    #[error("{dir}: no class files (<class>.csv.gz or <class>.csv); point to a Genomic Benchmarks split directory such as datasets/human_nontata_promoters/test")]
+    #[error("{dir}: no classes: a Genomic Benchmarks split holds either class files <class>.csv.gz (the interval layout, read with a reference FASTA) or class folders <class>/<n>.txt (the download-cache layout, e.g. ~/.genomic_benchmarks/human_nontata_promoters); point `path` at the dataset folder that holds train/ and test/")]
     NoClassFiles { dir: PathBuf },
     #[error("{path}:{line}: {problem}; Genomic Benchmarks intervals are id,region,start,end,strand with 0-based start, exclusive end and strand '+', '-' or empty")]
     BadInterval {

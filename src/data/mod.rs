@@ -8,6 +8,7 @@ pub mod benchmarks;
 pub mod compressed;
 pub mod dna2text;
 pub mod fasta;
+pub mod folder;
 pub mod needle;
 pub mod images;
 pub mod sft;
