@@ -80,6 +80,9 @@ pub fn load_task(spec: &TaskSpec, valid_fraction: f64, seed: u64) -> Result<Task
             (train, Some(test))
         }
     };
+    if test.is_some() && spec.split.is_some() {
+        notes.push(format!("task {name}: `split` is not used: the test set is separate, and validation takes valid_fraction = {valid_fraction} of the training examples"));
+    }
     let (mut train, valid, test) = match test {
         Some(test) => {
             let parts = stratified_split(&labels_of(&train_all), &[1.0 - valid_fraction, valid_fraction], seed)
