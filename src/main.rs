@@ -179,7 +179,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", gfm::train::error::report(e.as_ref()));
             ExitCode::FAILURE
         }
     }
