@@ -95,15 +95,23 @@ mod tests {
         use parquet::file::properties::WriterProperties;
         use parquet::file::writer::SerializedFileWriter;
         use parquet::file::metadata::KeyValue;
-        let is_int = |n: &str| n.starts_with("__index") || (index.contains(&n) && n != "gene");
-        let mut message = String::from("message schema {\n");
-        for n in names {
-            let kind = if *n == "gene" { "BYTE_ARRAY" } else if is_int(n) { "INT64" } else { "DOUBLE" };
-            let annotation = if *n == "gene" { " (UTF8)" } else { "" };
-            message.push_str(&format!("  REQUIRED {kind} {n}{annotation};\n"));
-        }
-        message.push('}');
-        let schema = std::sync::Arc::new(parquet::schema::parser::parse_message_type(&message).expect("schema"));
+        let is_int = |n: &str| n.starts_with("__index") || n.starts_with("Unnamed") || (index.contains(&n) && n != "gene");
+        use parquet::basic::{ConvertedType, Repetition, Type as Physical};
+        use parquet::schema::types::Type;
+        // Built field by field: the schema text parser does not take names with spaces.
+        let fields: Vec<_> = names
+            .iter()
+            .map(|n| {
+                let (physical, converted) = match *n {
+                    "gene" => (Physical::BYTE_ARRAY, ConvertedType::UTF8),
+                    n if is_int(n) => (Physical::INT64, ConvertedType::NONE),
+                    _ => (Physical::DOUBLE, ConvertedType::NONE),
+                };
+                let field = Type::primitive_type_builder(n, physical).with_repetition(Repetition::REQUIRED).with_converted_type(converted);
+                std::sync::Arc::new(field.build().expect("field"))
+            })
+            .collect();
+        let schema = std::sync::Arc::new(Type::group_type_builder("schema").with_fields(fields).build().expect("schema"));
         let listed: Vec<String> = index.iter().map(|n| format!("\"{n}\"")).collect();
         let pandas = format!("{{\"index_columns\": [{}], \"columns\": []}}", listed.join(", "));
         let props = WriterProperties::builder().set_key_value_metadata(Some(vec![KeyValue::new("pandas".into(), pandas)])).build();
@@ -144,6 +152,11 @@ mod tests {
         let path = dir.path().join("bare.parquet");
         write_pandas_parquet(&path, &["gene", "d0", "__index_level_0__"], &[]);
         assert_eq!(read_table(&path, None, "m").expect("read").dim, 1);
+        // pandas read_csv of a to_csv file, then to_parquet: the old index as `Unnamed: 0`.
+        let path = dir.path().join("unnamed.parquet");
+        write_pandas_parquet(&path, &["Unnamed: 0", "gene", "d0"], &[]);
+        let t = read_table(&path, None, "m").expect("read");
+        assert_eq!((t.ids[0].as_str(), t.dim, t.values[0]), ("g1", 1, 3.0));
         // A named index holding the ids, written after the data columns.
         let path = dir.path().join("named.parquet");
         write_pandas_parquet(&path, &["d0", "d1", "gene"], &["gene"]);

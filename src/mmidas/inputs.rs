@@ -200,8 +200,9 @@ fn parquet_number(field: &parquet::record::Field) -> Option<f32> {
 /// Read with the row API (no arrow); fine for gene-sized tables. Columns are top-level fields,
 /// looked up by name.
 ///
-/// Index columns ([`super::columns`]: those the `pandas` metadata lists, and any
-/// `__index_level_<n>__`) are never embedding values. The id column is `id_column` when given;
+/// Index columns ([`super::columns`]: those the `pandas` metadata lists, any
+/// `__index_level_<n>__`, and integer columns with no name or pandas' `Unnamed: <n>`, the CSV
+/// index a `read_csv` → `to_parquet` round trip keeps) are never embedding values. The id column is `id_column` when given;
 /// else a table's only index column when it is a named string column (pandas
 /// `set_index("gene")`) or when the first other column is floating point (the ids are the
 /// index); else the first column that is not an index column. Other index columns are skipped, and `notes` says so and which columns
@@ -218,12 +219,17 @@ fn read_parquet(path: &Path, id_column: Option<&str>, notes: &mut Vec<String>) -
     let listed = pandas_index_columns(pandas).unwrap_or_default();
     let fields = meta.schema_descr().root_schema().get_fields().to_vec();
     let names: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
-    let index: Vec<usize> = (0..names.len()).filter(|&i| listed.contains(&names[i]) || is_pandas_index_level(&names[i])).collect();
+    let primitive = |i: usize, kinds: &[Physical]| !fields[i].is_group() && kinds.contains(&fields[i].get_physical_type());
+    let index: Vec<usize> = (0..names.len())
+        .filter(|&i| {
+            let unnamed_int = is_unnamed(&names[i]) && primitive(i, &[Physical::INT32, Physical::INT64]);
+            listed.contains(&names[i]) || is_pandas_index_level(&names[i]) || unnamed_int
+        })
+        .collect();
     let first_data = (0..names.len()).find(|i| !index.contains(i));
     let id_at = match id_column {
         Some(name) => names.iter().position(|n| n == name).ok_or_else(|| format_err(path, format!("no id column {name:?}; columns are {names:?}")))?,
         None => {
-            let primitive = |i: usize, kinds: &[Physical]| !fields[i].is_group() && kinds.contains(&fields[i].get_physical_type());
             let float_first = first_data.is_some_and(|i| primitive(i, &[Physical::FLOAT, Physical::DOUBLE]));
             match index[..] {
                 [only] if float_first || (!is_pandas_index_level(&names[only]) && primitive(only, &[Physical::BYTE_ARRAY])) => only,
@@ -231,7 +237,7 @@ fn read_parquet(path: &Path, id_column: Option<&str>, notes: &mut Vec<String>) -
             }
         }
     };
-    let skipped: Vec<(String, &str)> = index.iter().filter(|&&i| i != id_at).map(|&i| (names[i].clone(), "pandas index column, not data")).collect();
+    let skipped: Vec<(String, &str)> = index.iter().filter(|&&i| i != id_at).map(|&i| (names[i].clone(), "index column, not data")).collect();
     let value_at: Vec<usize> = (0..names.len()).filter(|i| *i != id_at && !index.contains(i)).collect();
     let (mut ids, mut values, mut dim) = (Vec::new(), Vec::new(), None::<usize>);
     for (r, row) in reader.into_iter().enumerate() {
