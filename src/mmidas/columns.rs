@@ -181,9 +181,13 @@ mod tests {
         assert!(t.notes[0].contains("skipped column ``") || t.notes[0].contains("skipped column"), "{:?}", t.notes);
         std::fs::write(&path, "Unnamed: 0,gene,d0\n5,g1,1\n9,g2,2\n").expect("write");
         assert_eq!(read_table(&path, None, "m").expect("read").ids, ["g1", "g2"]);
-        // An unnamed first column of gene names is the id column, not an index.
+        // An unnamed first column of gene names is the id column, not an index; so is an integer
+        // index with nothing but numbers after it (the index is then the only id).
         std::fs::write(&path, ",d0,d1\ng1,1,2\ng2,3,4\n").expect("write");
         assert_eq!(read_table(&path, None, "m").expect("read").dim, 2);
+        std::fs::write(&path, ",d0,d1\n0,1,2\n1,3,4\n").expect("write");
+        let t = read_table(&path, None, "m").expect("read");
+        assert_eq!((t.ids.as_slice(), t.dim), (&["0", "1"].map(String::from)[..], 2));
 
         let path = dir.path().join("tabs.csv");
         std::fs::write(&path, "gene\td0\td1\ng1\t1\t2\ng2\t3\t4\n").expect("write");

@@ -315,8 +315,10 @@ fn read_safetensors(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError>
 /// or semicolons ([`sniff_delimiter`]): then the sniffed one is used and `notes` says so.
 ///
 /// The id is the first column, except that a first column with no name (empty or pandas'
-/// `Unnamed: <n>`) whose every value is an integer is the index pandas' `to_csv` writes: it is
-/// skipped and the id is the next column. `__index_level_<n>__` columns are skipped too.
+/// `Unnamed: <n>`) whose every value is an integer, followed by a column that is not all
+/// numbers, is the index pandas' `to_csv` writes beside the ids: it is skipped and the id is the
+/// next column (with only numbers after it, the index is the only id and stays the id).
+/// `__index_level_<n>__` columns are skipped too.
 fn read_delimited(path: &Path, notes: &mut Vec<String>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
     use std::io::BufRead;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, crate::data::compressed::open_text(path).map_err(io_err(path))?);
@@ -324,6 +326,9 @@ fn read_delimited(path: &Path, notes: &mut Vec<String>) -> Result<(Vec<String>, 
     let stem = name.strip_suffix(".gz").unwrap_or(&name);
     let expected = if stem.ends_with(".tsv") || stem.ends_with(".txt") { b'\t' } else { b',' };
     let head = reader.fill_buf().map_err(io_err(path))?;
+    if head.is_empty() {
+        return Err(InputError::Empty { path: path.to_path_buf(), rows: 0, dim: 0 });
+    }
     let header: String = String::from_utf8_lossy(head.split(|&b| b == b'\n').next().unwrap_or(head)).chars().take(80).collect();
     let Some(delimiter) = sniff_delimiter(head, expected) else {
         let rows = head.iter().filter(|&&b| b == b'\n').count();
@@ -353,9 +358,10 @@ fn read_delimited(path: &Path, notes: &mut Vec<String>) -> Result<(Vec<String>, 
         records.push(record);
     }
     let integer_column = |c: usize| !records.is_empty() && records.iter().all(|r| r[c].trim().parse::<i64>().is_ok());
-    let skip: Vec<usize> = (0..width)
-        .filter(|&c| is_pandas_index_level(&names[c]) || (c == 0 && width > 2 && is_unnamed(&names[0]) && integer_column(0)))
-        .collect();
+    let numeric_column = |c: usize| records.iter().all(|r| r[c].trim().parse::<f32>().is_ok());
+    // The unnamed integer index is skipped only when the next column can hold the ids.
+    let csv_index = width > 2 && is_unnamed(&names[0]) && integer_column(0) && !numeric_column(1);
+    let skip: Vec<usize> = (0..width).filter(|&c| is_pandas_index_level(&names[c]) || (c == 0 && csv_index)).collect();
     let Some(id_at) = (0..width).find(|c| !skip.contains(c)) else {
         return Err(InputError::Empty { path: path.to_path_buf(), rows: records.len(), dim: 0 });
     };
