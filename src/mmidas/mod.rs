@@ -13,6 +13,7 @@ mod inputs;
 pub mod loss;
 mod mnist;
 mod npy;
+mod parquet_table;
 pub mod model;
 pub mod prune;
 pub mod write;
