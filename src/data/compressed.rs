@@ -34,7 +34,7 @@ const UNREAD_FORMATS: &[(&[u8], &str, &str)] = &[
 /// A file whose bytes show a format gfm does not read.
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
-    #[error("{path} is {format}-compressed (recognised by its first bytes), which gfm does not read: it reads plain and gzip/bgzip files; decompress it first with `{command}`, or recompress it with gzip")]
+    #[error("{path} is {format}-compressed (recognised by its first bytes), which gfm does not read here; decompress it first with `{command}`")]
     Compressed { path: PathBuf, format: &'static str, command: String },
     #[error("{path} is UTF-16 text (it starts with the byte-order mark {bom}); save it as UTF-8, e.g. `iconv -f UTF-16 -t UTF-8 {path} > out`")]
     Utf16 { path: PathBuf, bom: &'static str },
@@ -62,6 +62,23 @@ fn check_readable(path: &Path, head: &[u8]) -> std::io::Result<()> {
         }
         None => Ok(()),
     }
+}
+
+/// Refuse a file that must be read as it is (parquet, `.npy`) when it is compressed, gzip
+/// included: a compressed binary table would otherwise fail deep in its parser, or not at all.
+///
+/// # Errors
+/// The file cannot be read, or it starts with a compression's magic bytes (an `InvalidData`
+/// error holding a [`ContainerError`] that names the format and the command).
+pub fn refuse_compressed(path: &Path) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(512);
+    File::open(path)?.take(512).read_to_end(&mut head)?;
+    if head.starts_with(&GZIP_MAGIC) {
+        let command = format!("gunzip -k {}", path.display());
+        let e = ContainerError::Compressed { path: path.into(), format: "gzip", command };
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+    }
+    check_readable(path, &head)
 }
 
 /// A buffered reader of the file's content, gunzipped when it starts with [`GZIP_MAGIC`].
@@ -210,5 +227,9 @@ mod tests {
         gz.write_all(&[0x28, 0xb5, 0x2f, 0xfd, 1, 2]).unwrap();
         std::fs::write(&path, gz.finish().unwrap()).unwrap();
         assert!(open_maybe_gz(&path).err().map(|e| e.to_string()).unwrap_or_default().contains("zstd"));
+        // A binary format read as it is: gzip is refused too.
+        let e = refuse_compressed(&path).unwrap_err().to_string();
+        assert!(e.contains("double.gz is gzip-compressed") && e.contains("gunzip -k"), "{e}");
+        assert!(refuse_compressed(&dir.path().join("a.txt")).is_ok());
     }
 }

@@ -23,7 +23,7 @@ pub const REQUIRED_COLUMNS: [&str; 4] = ["question", "answer", "reference_sequen
 /// Why a DNA2Func table could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum Dna2TextError {
-    #[error("cannot open {path}: {cause}; check dna2func.train/valid/test (relative paths start at the experiment file)")]
+    #[error("cannot open {path}: {cause}; check dna2func.train/valid/test (relative paths start at the experiment file) and that the file is a plain parquet table")]
     Open { path: PathBuf, cause: std::io::Error },
     #[error("{path} is not a readable parquet file: {cause}")]
     Parquet { path: PathBuf, cause: parquet::errors::ParquetError },
@@ -69,7 +69,9 @@ pub const DNA_TEXT_SHARE: f64 = 0.9;
 /// case), and a `question` or `answer` column of which at least [`DNA_TEXT_SHARE`] of the values
 /// are DNA strings is refused. Each error names the file, the column and a row.
 pub fn read_dna2text(path: &Path) -> Result<Vec<Dna2TextRecord>, Dna2TextError> {
-    let file = File::open(path).map_err(|cause| Dna2TextError::Open { path: path.to_path_buf(), cause })?;
+    let open = |cause| Dna2TextError::Open { path: path.to_path_buf(), cause };
+    crate::data::compressed::refuse_compressed(path).map_err(open)?;
+    let file = File::open(path).map_err(open)?;
     let pq = |cause| Dna2TextError::Parquet { path: path.to_path_buf(), cause };
     let reader = SerializedFileReader::new(file).map_err(pq)?;
     let schema = reader.metadata().file_metadata().schema_descr_ptr();

@@ -43,6 +43,7 @@ pub(super) fn read_parquet(path: &Path, id_column: Option<&str>, notes: &mut Vec
     use parquet::basic::Type as Physical;
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::record::Field as F;
+    crate::data::compressed::refuse_compressed(path).map_err(io_err(path))?;
     let file = File::open(path).map_err(io_err(path))?;
     let pq_err = |e: parquet::errors::ParquetError| format_err(path, format!("parquet: {e}"));
     let reader = SerializedFileReader::new(file).map_err(pq_err)?;
