@@ -102,8 +102,18 @@ impl TaskSpec {
                 None => problems.push(format!("tasks[{i}].{key}: {} not found", p.display())),
             }
         }
-        // The interval layout cuts sequences out of a reference; the download-cache layout holds them.
-        if self.format == TaskFormat::GenomicBenchmarks && self.reference.is_none() && self.path.exists() && !crate::data::benchmarks::is_gb_cache(&self.path) {
+        // A split folder given for the dataset folder: say which folder to give.
+        let split_folder = self.path.file_name().is_some_and(|n| n == "train" || n == "test")
+            && self.path.parent().is_some_and(|d| d.join("train").is_dir() && d.join("test").is_dir());
+        if self.format == TaskFormat::GenomicBenchmarks && split_folder {
+            let dataset = self.path.parent().unwrap_or(&self.path).display().to_string();
+            problems.push(format!(
+                "tasks[{i}] ({}): path = {} is a split folder; give the dataset folder that holds train/ and test/: path = \"{dataset}\"",
+                self.name,
+                self.path.display()
+            ));
+        } else if self.format == TaskFormat::GenomicBenchmarks && self.reference.is_none() && self.path.exists() && !crate::data::benchmarks::is_gb_cache(&self.path) {
+            // The interval layout cuts sequences out of a reference; the download-cache layout holds them.
             problems.push(format!(
                 "tasks[{i}] ({}): {} is not in the Genomic Benchmarks download-cache layout (train/<class>/<n>.txt), so it must be the interval layout (train/<class>.csv.gz), which needs reference = \"<FASTA>\"",
                 self.name,
@@ -209,5 +219,9 @@ mod tests {
         let p = experiment(dir.path(), "format = \"genomic_benchmarks\"\npath = \"intervals\"");
         let e = load_experiment(&p, &[]).expect_err("interval layout").to_string();
         assert!(e.contains("needs reference") && e.contains("download-cache layout"), "{e}");
+        std::fs::create_dir_all(dir.path().join("cache/test/positive")).expect("mkdir");
+        let p = experiment(dir.path(), "format = \"genomic_benchmarks\"\npath = \"cache/train\"");
+        let e = load_experiment(&p, &[]).expect_err("split folder").to_string();
+        assert!(e.contains("is a split folder") && e.contains("cache\""), "{e}");
     }
 }
