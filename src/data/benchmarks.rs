@@ -109,6 +109,8 @@ pub enum BenchmarkError {
     },
     #[error("{path} has no `task` column, so it holds one Nucleotide Transformer task, but {asked:?} were asked for; give each task its own [[tasks]] entry (nt_task), or use the revised file with a `task` column")]
     SingleTaskFile { path: PathBuf, asked: Vec<String> },
+    #[error("{path}:1: no {role} column; the header has {found:?}, but a Nucleotide Transformer file has the columns sequence, name, label (and task when it holds several tasks); for other columns use format = \"table\"")]
+    NtColumn { path: PathBuf, role: &'static str, found: Vec<String> },
     #[error("{path}: task '{task}' has no rows; the file holds the tasks {found:?}")]
     UnknownTask {
         path: PathBuf,

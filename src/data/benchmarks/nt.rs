@@ -69,9 +69,9 @@ pub fn read_nt(path: &Path, tasks: Option<&[String]>) -> Result<Vec<LabelledSeq>
             Some([one]) => Some(one.clone()),
             Some(many) => return Err(BenchmarkError::SingleTaskFile { path: path.into(), asked: many.to_vec() }),
         };
-        return read_table(path, &TableSpec { task_column: None, task, ..spec });
+        return read_table(path, &TableSpec { task_column: None, task, ..spec }).map_err(nt_columns);
     }
-    let rows = read_table(path, &spec)?;
+    let rows = read_table(path, &spec).map_err(nt_columns)?;
     let Some(tasks) = tasks else {
         return Ok(rows);
     };
@@ -87,6 +87,15 @@ pub fn read_nt(path: &Path, tasks: Option<&[String]>) -> Result<Vec<LabelledSeq>
         .into_iter()
         .filter(|r| tasks.contains(&r.task))
         .collect())
+}
+
+/// A missing column of an NT file, said in NT terms (its columns are fixed: there is no table
+/// spec to name them in).
+fn nt_columns(e: BenchmarkError) -> BenchmarkError {
+    match e {
+        BenchmarkError::MissingColumn { path, role, found, .. } => BenchmarkError::NtColumn { path, role, found },
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +128,9 @@ mod tests {
         let two = ["promoter_all".to_string(), "enhancers".to_string()];
         let e = read_nt(&path, Some(&two)).expect_err("two tasks").to_string();
         assert!(e.contains("promoter_all_train.csv") && e.contains("no `task` column") && e.contains("enhancers"), "{e}");
+        std::fs::write(&path, "seq,name,label\nACGTAC,chr1:0-6|0,0\n").expect("write");
+        let e = read_nt(&path, None).expect_err("no sequence column").to_string();
+        assert!(e.contains("no sequence column") && e.contains("sequence, name, label") && !e.contains("table spec"), "{e}");
     }
 
     #[test]
