@@ -53,6 +53,8 @@ pub struct LabelledImages {
     pub labels: Vec<u32>,
     /// Class names; MNIST: `"0"` .. `"9"` (so a label equals its digit).
     pub classes: Vec<String>,
+    /// What the reader skipped that the caller should print (hidden files of a PNG folder).
+    pub notes: Vec<String>,
 }
 
 impl LabelledImages {
@@ -147,7 +149,7 @@ pub fn read_mnist(images: &Path, labels: &Path) -> Result<LabelledImages, ImageE
             images: images.to_path_buf(), n_images: imgs.len(), labels: labels.to_path_buf(), n_labels: labs.len(),
         });
     }
-    Ok(LabelledImages { images: imgs, labels: labs.into_iter().map(u32::from).collect(), classes: (0..10).map(|d| d.to_string()).collect() })
+    Ok(LabelledImages { images: imgs, labels: labs.into_iter().map(u32::from).collect(), classes: (0..10).map(|d| d.to_string()).collect(), notes: Vec::new() })
 }
 
 /// Background that transparent pixels are composited onto: white, `1.0`.
@@ -232,29 +234,23 @@ pub fn check_not_constant(path: &Path, images: &[Image]) -> Result<(), ImageErro
 }
 
 /// Read `<dir>/<class>/<file>.png` images: classes are the sub-folder names, sorted; files are
-/// sorted by name within a class, so the order is deterministic.
+/// sorted by name within a class, so the order is deterministic. Hidden entries (`._*` macOS
+/// AppleDouble files, `.ipynb_checkpoints`, …) are skipped with a note ([`crate::data::folder`]).
 pub fn read_png_folder(dir: &Path) -> Result<LabelledImages, ImageError> {
+    use super::folder::list_folder;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ImageError::Io { path, source }
     };
-    let mut classes: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io(dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    classes.sort();
-    let mut out = LabelledImages::default();
-    for class_dir in classes {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&class_dir)
-            .map_err(io(&class_dir))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
-            .collect();
+    let classes = list_folder(dir, |p| p.is_dir()).map_err(io(dir))?;
+    let mut out = LabelledImages { notes: classes.note(dir).into_iter().collect(), ..LabelledImages::default() };
+    for class_dir in classes.entries {
+        let listing = list_folder(&class_dir, |p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png"))).map_err(io(&class_dir))?;
+        out.notes.extend(listing.note(&class_dir));
+        let files = listing.entries;
         if files.is_empty() {
             continue;
         }
-        files.sort();
         let label = out.classes.len() as u32;
         out.classes.push(class_dir.file_name().unwrap_or_default().to_string_lossy().to_string());
         for f in files {
@@ -379,8 +375,14 @@ mod tests {
             std::fs::create_dir_all(dir.path().join(class)).unwrap();
             save_png(&dir.path().join(class).join("x.png"), img).unwrap();
         }
+        // macOS AppleDouble beside an image and a notebook's checkpoint folder: not data.
+        std::fs::write(dir.path().join("a").join("._x.png"), [0u8, 5, 22, 7]).unwrap();
+        std::fs::create_dir_all(dir.path().join(".ipynb_checkpoints")).unwrap();
+        save_png(&dir.path().join(".ipynb_checkpoints").join("x.png"), &a).unwrap();
         let set = read_png_folder(dir.path()).unwrap();
         assert_eq!(set.classes, vec!["a", "b"]);
+        assert_eq!(set.notes.len(), 2, "{:?}", set.notes);
+        assert!(set.notes[0].contains(".ipynb_checkpoints") && set.notes[1].contains("._x.png"), "{:?}", set.notes);
         assert_eq!(set.labels, vec![0, 1]);
         assert_eq!((set.images[0][0], set.images[0][1], set.images[1][5]), (255, 0, 128));
         let grid = dir.path().join("grid.png");

@@ -17,6 +17,7 @@ pub(super) fn decode<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f32) -
 
 /// NumPy `.npy` v1/v2/v3: little-endian `<f4`/`<f8`, C order, 2-D.
 pub(super) fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
+    crate::data::compressed::refuse_compressed(path).map_err(io_err(path))?;
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     parse_npy(path, &bytes)
 }

@@ -195,6 +195,9 @@ impl Recipe for MmidasRecipe {
         let aligned = dataset::load_modalities(&s.modalities)?;
         let missing = run_path.join("missing_ids.txt");
         crate::mmidas::write_missing(&missing, &aligned).map_err(|source| RunError::Write { path: missing, source })?;
+        for note in aligned.tables.iter().flat_map(|t| &t.notes) {
+            session.say(note);
+        }
         let data = MmidasData::from(aligned);
         session.say(&format!(
             "{} items aligned across {} modalities ({}); K = {} -> min {}; {} parameters",
