@@ -80,8 +80,16 @@ pub enum RunError {
     NeedleTooLong { dropped: usize, total: usize, context: usize, length_bp: usize },
     #[error("needle_in_dna: a {length_bp} bp prompt plus 50 generated tokens does not fit context {context}; lower needle.length_bp")]
     PromptTooLong { length_bp: usize, context: usize },
-    #[error("dna2func: {0}")]
-    Dna2func(String),
+    #[error("dna2func: {id}: empty answer; every row needs answer text")]
+    EmptyAnswer { id: String },
+    #[error("dna2func: {id}: no DNA fits model.context = {context} with dna2func.max_answer_tokens = {max_answer_tokens}; lower them or set dna2func.truncation = \"dna_left\"")]
+    NoDnaFits { id: String, context: usize, max_answer_tokens: usize },
+    #[error("kind = \"dna2func\" needs dna2func.{key} = \"<table.parquet>\"")]
+    Dna2funcTableUnset { key: &'static str },
+    #[error(transparent)]
+    Dna2TextTable(#[from] crate::data::dna2text::Dna2TextError),
+    #[error("dna2func: every training example was dropped as too long for context {context}; lower dna2func.window_bp")]
+    AllDropped { context: usize },
     #[error("mmidas: no pruning round finished")]
     NoRound,
     #[error(transparent)]

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{Experiment, SuiteBenchmark, TaskFormat, TaskSpec};
-use crate::data::benchmarks::{GB_METRIC, NT_TASKS};
+use crate::data::benchmarks::{nt_metric, GB_METRIC, NT_TASKS};
 use crate::eval::Metric;
 
 /// The Genomic Benchmarks datasets a GB suite runs: the eight that HyenaDNA (Nguyen et al. 2023)
@@ -53,14 +53,12 @@ pub fn benchmark_tasks(benchmark: SuiteBenchmark) -> Vec<String> {
     }
 }
 
-/// The literature's metric of `task` in `benchmark`: GB accuracy (Grešová et al. 2023); the
-/// revised NT tasks MCC, all 18 (Dalla-Torre et al. 2024, Nature Methods, Fig. 2a: mean MCC over
-/// 10-fold cross-validation). The original NT benchmark used F1 for promoters and splice sites
-/// and accuracy for `splice_sites_all`; the revised one does not.
-pub fn task_metric(benchmark: SuiteBenchmark, _task: &str) -> Metric {
+/// The literature's metric of `task` in `benchmark`: GB accuracy (Grešová et al. 2023); NT as
+/// [`NT_TASKS`] says (MCC for every revised task).
+pub fn task_metric(benchmark: SuiteBenchmark, task: &str) -> Metric {
     match benchmark {
         SuiteBenchmark::Gb => GB_METRIC,
-        SuiteBenchmark::Nt => Metric::Mcc,
+        SuiteBenchmark::Nt => nt_metric(task).unwrap_or(Metric::Mcc),
     }
 }
 
