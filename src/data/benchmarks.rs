@@ -26,7 +26,7 @@ pub use gb_cache::{is_gb_cache, read_gb_cache};
 pub use intervals::{
     read_gb_intervals, GbOptions, GbStats, Placement, Reference, ReferenceSpec, Strand,
 };
-pub use nt::{nt_metric, read_nt, GB_METRIC, NT_TASKS};
+pub use nt::{nt_metric, read_nt, GB_METRIC, GB_TASKS, NT_TASKS};
 pub use split::{split_by_seed, stratified_split};
 pub use table::{read_table, Delimiter, TableSpec};
 

@@ -101,8 +101,6 @@ pub enum RunError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
-    Suite(#[from] crate::recipes::suite::plan::PlanError),
-    #[error(transparent)]
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
     Images(#[from] crate::data::images::ImageError),

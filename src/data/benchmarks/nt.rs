@@ -35,6 +35,21 @@ pub const NT_TASKS: &[(&str, Metric)] = &[
     ("splice_sites_donors", Metric::Mcc),
 ];
 
+/// The Genomic Benchmarks datasets a GB suite runs: the eight that HyenaDNA (Nguyen et al. 2023)
+/// and Caduceus (Schiff et al. 2024) report, plus `drosophila_enhancers_stark` (in the GB
+/// repository's `datasets/`, left out of those papers' tables).
+pub const GB_TASKS: [&str; 9] = [
+    "dummy_mouse_enhancers_ensembl",
+    "demo_coding_vs_intergenomic_seqs",
+    "demo_human_or_worm",
+    "human_enhancers_cohn",
+    "human_enhancers_ensembl",
+    "human_ensembl_regulatory",
+    "human_nontata_promoters",
+    "human_ocr_ensembl",
+    "drosophila_enhancers_stark",
+];
+
 /// Genomic Benchmarks datasets are scored by accuracy (Grešová et al. 2023, BMC Genomic Data).
 pub const GB_METRIC: Metric = Metric::Accuracy;
 

@@ -13,16 +13,15 @@
 //! `eval/results.toml` and a completed record), continues an interrupted finetune from its
 //! checkpoint, and starts the rest.
 
-pub mod plan;
 pub mod report;
 
 use std::path::{Path, PathBuf};
 
-use self::plan::SuiteTask;
 use self::report::{read_score, write_suite, SuiteRow, TaskScore};
 use super::{Context, Finished, Metrics, Recipe};
 use crate::checkpoint::locate::locate;
 use crate::checkpoint::TrainState;
+use crate::config::suite_tasks::{task_metric, SuiteTask};
 use crate::config::{load_experiment, Kind, Resolved, SuiteMode};
 use crate::kernels::TrainBackend;
 use crate::train::session::{RunError, Session};
@@ -124,8 +123,14 @@ impl Recipe for Suite {
     }
 
     fn prepare(resolved: &Resolved, session: &mut Session) -> Result<Planned, RunError> {
-        let s = &resolved.experiment.suite;
-        let tasks = plan::plan(&resolved.experiment)?;
+        let exp = &resolved.experiment;
+        let s = &exp.suite;
+        // Planned at resolution: every task is a [[tasks]] table with its metric set.
+        let tasks: Vec<SuiteTask> = exp
+            .tasks
+            .iter()
+            .map(|spec| SuiteTask { name: spec.name.clone(), metric: spec.metric.unwrap_or_else(|| task_metric(s.benchmark, &spec.name)), spec: spec.clone() })
+            .collect();
         session.say(&format!(
             "{} suite, mode {}: {} task(s): {}",
             s.benchmark.as_str(),
@@ -191,10 +196,13 @@ impl Recipe for Suite {
 
     fn summary(r: &Resolved) -> String {
         let s = &r.experiment.suite;
-        let tasks = match plan::plan(&r.experiment) {
-            Ok(tasks) => tasks.iter().map(|t| format!("{} ({})", t.name, t.metric.name())).collect::<Vec<_>>().join(", "),
-            Err(e) => format!("cannot plan: {e}"),
-        };
+        let tasks = r
+            .experiment
+            .tasks
+            .iter()
+            .map(|t| format!("{} ({})", t.name, t.metric.unwrap_or_else(|| task_metric(s.benchmark, &t.name)).name()))
+            .collect::<Vec<_>>()
+            .join(", ");
         format!(
             "# kind:             suite\n# benchmark:        {}\n# mode:             {}{}\n# tasks:            {tasks}\n",
             s.benchmark.as_str(),
