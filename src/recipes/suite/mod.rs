@@ -41,13 +41,6 @@ fn completed(run: &Path) -> bool {
         && crate::train::record::RunRecord::load(&run.join("record.toml")).is_ok_and(|r| r.status == "completed")
 }
 
-/// The suite's newest run directory that has started any task.
-fn newest_suite_run(resolved: &Resolved) -> Option<PathBuf> {
-    let exp = &resolved.experiment;
-    let started = |r: &Path| r.join("tasks").is_dir() || r.join("kmer").is_dir();
-    locate(&exp.run.out_dir.join(&exp.name), "config.toml", started).map(|found| found.run)
-}
-
 /// Write and load the experiment of one sub-run: the suite's resolved experiment with `kind`,
 /// `name`, its `[[tasks]]` and `run.out_dir` replaced, and only the sections `kind` reads.
 fn sub_experiment(resolved: &Resolved, kind: Kind, name: &str, dir: &Path, tasks: &[&SuiteTask]) -> Result<Resolved, RunError> {
@@ -110,16 +103,8 @@ impl Recipe for Suite {
 
     /// Resuming continues the suite's newest run directory that has started a task.
     fn open(resolved: &Resolved, resume: bool) -> Result<Session, RunError> {
-        let exp = &resolved.experiment;
-        match resume.then(|| newest_suite_run(resolved)).flatten() {
-            Some(dir) => Session::open_in(resolved, dir),
-            None if resume => Err(RunError::NothingToResume {
-                name: exp.name.clone(),
-                dir: exp.run.out_dir.join(&exp.name),
-                detail: "no suite run has started a task".into(),
-            }),
-            None => Session::open(resolved, false),
-        }
+        let started = |r: &Path| r.join("tasks").is_dir() || r.join("kmer").is_dir();
+        Session::open_or_continue(resolved, resume, started, "no suite run has started a task")
     }
 
     fn prepare(resolved: &Resolved, session: &mut Session) -> Result<Planned, RunError> {
