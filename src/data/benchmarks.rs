@@ -117,7 +117,7 @@ pub enum BenchmarkError {
         task: String,
         found: Vec<String>,
     },
-    #[error("{dir}: no split directory '{split}'; the dataset has {found:?} (Genomic Benchmarks datasets have 'train' and 'test')")]
+    #[error("{dir}: no split directory '{split}'; the dataset has {found:?} (Genomic Benchmarks datasets have 'train' and 'test'); point `path` at the dataset folder that holds them")]
     MissingSplit {
         dir: PathBuf,
         split: String,

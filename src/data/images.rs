@@ -33,7 +33,7 @@ pub enum ImageError {
     WrongSize { path: PathBuf, rows: usize, cols: usize },
     #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels; use the matching pair of files")]
     CountMismatch { images: PathBuf, n_images: usize, labels: PathBuf, n_labels: usize },
-    #[error("cannot decode image {path}: {message}")]
+    #[error("cannot decode image {path}: {message}; check that it is a complete PNG file, or export it again")]
     Decode { path: PathBuf, message: String },
     #[error("{path}: no PNG images found in its sub-folders; expect <dir>/<label>/<image>.png")]
     EmptyFolder { path: PathBuf },

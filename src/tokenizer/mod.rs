@@ -58,7 +58,7 @@ pub const MIN_VOCAB_SIZE: usize = SPECIAL_TOKENS.len() + 4;
 pub enum TokenizerError {
     #[error("{path}: the tokenizers library failed on this file ({message}); it is not a tokenizer gfm can use: train one with gfm (the [tokenizer] section) or fix the file")]
     LibraryPanic { path: PathBuf, message: String },
-    #[error("cannot read tokenizer file {path}: {cause}")]
+    #[error("cannot read tokenizer file {path}: {cause}; check the path")]
     Read {
         path: PathBuf,
         cause: std::io::Error,
