@@ -25,7 +25,7 @@ pub type Image = [u8; PIXELS];
 pub enum ImageError {
     #[error("cannot read {path}: {source}; check the path (relative paths in an experiment are relative to the experiment file)")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not an IDX {what} file: magic {found:#010x}, expected {expected:#010x} (an MNIST `*-{what}-idx*-ubyte[.gz]` file)")]
+    #[error("{path} is not an IDX {what} file: magic {found:#010x}, expected {expected:#010x}; give the MNIST `*-{what}-idx*-ubyte[.gz]` file here (check that images and labels are not swapped)")]
     BadMagic { path: PathBuf, what: &'static str, found: u32, expected: u32 },
     #[error("{path} is truncated: the header promises {expected} bytes of data but the file holds {found}; download it again")]
     Truncated { path: PathBuf, expected: u64, found: u64 },

@@ -153,6 +153,12 @@ fn run(p: &Path) -> Result<(), String> {
     gfm::recipes::run(&resolved, false).map(drop).map_err(report)
 }
 
+/// `gfm run <p> --resume`.
+fn resume(p: &Path) -> Result<(), String> {
+    let resolved = gfm::config::load_experiment(p, &[]).map_err(report)?;
+    gfm::recipes::run(&resolved, true).map(drop).map_err(report)
+}
+
 // ---- inputs --------------------------------------------------------------------------------------
 
 fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
@@ -252,6 +258,11 @@ fn run_with_checkpoint(dir: &Path) -> PathBuf {
     let run = dir.join("run");
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(run.join("config.toml"), "name = \"t\"\nkind = \"pretrain\"\n").unwrap();
+    checkpoint_in(&run)
+}
+
+/// A checkpoint `run/step_0000010/` of made-up weights (they verify against their manifest).
+fn checkpoint_in(run: &Path) -> PathBuf {
     let state = gfm::checkpoint::TrainState {
         step: 10,
         tokens_seen: 640,
@@ -263,7 +274,7 @@ fn run_with_checkpoint(dir: &Path) -> PathBuf {
         last_valid_loss: None,
         best_select: None,
     };
-    gfm::checkpoint::save(&run, &[1; 64], &[2; 64], &state).unwrap()
+    gfm::checkpoint::save(run, &[1; 64], &[2; 64], &state).unwrap()
 }
 
 fn flip_byte(path: &Path) {
@@ -379,7 +390,7 @@ fn rows() -> Vec<Row> {
         Row { name: "nt-no-sequence", input: "NT table without a `sequence` column",
               make: |d| write(d, "nt.csv", "seq,name,label,task\nACGT,a,1,promoter_all\n"), call: nt, needles: &["nt.csv:1", "sequence", "format = \"table\""] },
         Row { name: "nt-task-absent", input: "NT file that does not hold the task asked for",
-              make: |d| write(d, "nt.csv", "sequence,name,label,task\nACGT,a,1,enhancers\n"), call: nt, needles: &["nt.csv", "promoter_all", "enhancers"] },
+              make: |d| write(d, "nt.csv", "sequence,name,label,task\nACGT,a,1,enhancers\n"), call: nt, needles: &["nt.csv", "promoter_all", "enhancers", "set nt_task"] },
         Row { name: "nt-one-task-file-many-asked", input: "one-task NT file asked for two tasks",
               make: |d| write(d, "nt.csv", "sequence,name,label\nACGT,a,1\n"), call: nt_two, needles: &["nt.csv", "[[tasks]]"] },
         // ---- embedding tables: npy / npz ----
@@ -437,16 +448,16 @@ fn rows() -> Vec<Row> {
               call: embeddings, needles: &["emb.parquet", "re-export"] },
         Row { name: "parquet-nested-column", input: "an embedding column that is a struct of doubles",
               make: |d| parquet(d, "required group emb { required double a; required double b; }", doubles),
-              call: embeddings, needles: &["emb.parquet", "emb", "column 2"] },
+              call: embeddings, needles: &["emb.parquet", "emb", "column 2", "drop the column"] },
         Row { name: "parquet-string-column", input: "a non-numeric embedding column",
               make: |d| parquet(d, "required binary note (UTF8);", |c| {
                   use parquet::data_type::{ByteArray, ByteArrayType};
                   c.typed::<ByteArrayType>().write_batch(&[ByteArray::from("high"), ByteArray::from("low")], None, None).unwrap();
               }),
-              call: embeddings, needles: &["emb.parquet", "note", "not a number"] },
+              call: embeddings, needles: &["emb.parquet", "note", "not a number", "drop the column"] },
         // ---- embedding tables: CSV/TSV ----
         Row { name: "csv-not-a-number", input: "a value that is not a number",
-              make: |d| write(d, "emb.csv", "gene,x,y\ng1,1.0,2.0\ng2,1.0,high\n"), call: embeddings, needles: &["emb.csv", "line 3", "column 3", "not a number"] },
+              make: |d| write(d, "emb.csv", "gene,x,y\ng1,1.0,2.0\ng2,1.0,high\n"), call: embeddings, needles: &["emb.csv", "line 3", "column 3", "fix the value"] },
         Row { name: "csv-duplicate-gene", input: "the same gene on two rows",
               make: |d| write(d, "emb.csv", "gene,x\ng1,1.0\ng1,2.0\n"), call: embeddings, needles: &["emb.csv", "g1", "keep one row"] },
         Row { name: "csv-nan", input: "a NaN value",
@@ -459,7 +470,7 @@ fn rows() -> Vec<Row> {
                   write(d, "labels-idx1-ubyte", idx(0x801, &[2], 2));
                   write(d, "images-idx3-ubyte", idx(0x801, &[2], 2))
               },
-              call: mnist, needles: &["images-idx3-ubyte", "magic", "images-idx3-ubyte"] },
+              call: mnist, needles: &["images-idx3-ubyte", "magic", "swapped"] },
         Row { name: "idx-count-beyond-data", input: "an IDX header promising more images than the file holds",
               make: |d| {
                   write(d, "labels-idx1-ubyte", idx(0x801, &[5], 5));
@@ -561,7 +572,7 @@ fn rows() -> Vec<Row> {
                   tok.save(&d.join("run/tokenizer.json")).unwrap();
                   step
               },
-              call: export, needles: &["step_0000010", "model"] },
+              call: export, needles: &["step_0000010", "model record", "export a checkpoint"] },
         Row { name: "export-into-foreign-folder", input: "export into a non-empty folder that is not an export",
               make: |d| {
                   write(d, "mine/notes.txt", "my notes");
@@ -576,7 +587,7 @@ fn rows() -> Vec<Row> {
               },
               call: export, needles: &["run/tokenizer.json", "check the path"] },
         Row { name: "export-not-a-run", input: "export of a folder that is neither run nor checkpoint",
-              make: |d| write(d, "stuff/a.txt", "x").parent().unwrap().to_path_buf(), call: export, needles: &["stuff", "config.toml", "manifest.toml"] },
+              make: |d| write(d, "stuff/a.txt", "x").parent().unwrap().to_path_buf(), call: export, needles: &["stuff", "config.toml", "give a run directory"] },
         // ---- experiment TOML ----
         Row { name: "toml-unknown-key", input: "an unknown key in [train]",
               make: |d| exp(d, &pretrain_toml(&markers(), "[train]\nlrr = 1e-3\n")), call: experiment, needles: &["exp.toml", "lrr", "lr"] },
@@ -617,14 +628,42 @@ fn rows() -> Vec<Row> {
                   std::fs::create_dir_all(&earlier).unwrap();
                   std::fs::write(earlier.join("config.toml"), "earlier").unwrap();
                   std::fs::write(earlier.join("record.toml"), "loss = 1.0").unwrap();
-                  run_with_checkpoint(&earlier);
+                  checkpoint_in(&earlier);
                   write(d, "reads.fa", ">r1\nACGTACGT\nAC9T\n");
                   let out = d.join("checkpoints").display().to_string();
                   exp(d, &pretrain_toml("reads.fa", &format!("[run]\nout_dir = \"{out}\"\n")))
               },
               call: run, needles: &["reads.fa:3:3", "r1", "remove"] },
+        Row { name: "resume-bad-fasta-keeps-checkpoint", input: "resuming a run whose FASTA now has a digit",
+              make: |d| {
+                  let earlier = d.join("checkpoints/t/20260101-000000");
+                  write(d, "reads.fa", ">r1\nACGTACGT\nAC9T\n");
+                  let out = d.join("checkpoints").display().to_string();
+                  let body = pretrain_toml("reads.fa", &format!("[run]\nout_dir = \"{out}\"\n"));
+                  write(&earlier, "config.toml", &body);
+                  checkpoint_in(&earlier);
+                  exp(d, &body)
+              },
+              call: resume, needles: &["reads.fa:3:3", "remove"] },
     ]
 }
+
+/// Rows whose folder holds earlier outputs besides the input, and files of them (relative to the
+/// row's folder) that must exist before the failing call and keep their bytes after it.
+const KEEPS: &[(&str, &[&str])] = &[
+    ("checkpoint-crc-mismatch", &["run/step_0000010/optim.mpk", "run/step_0000010/manifest.toml", "run/config.toml"]),
+    ("export-run-only-corrupt", &["export/model.safetensors", "export/gfm_export.json", "run/step_0000010/model.mpk"]),
+    ("export-step-corrupt", &["export/model.safetensors", "export/gfm_export.json", "run/step_0000010/state.toml"]),
+    ("export-weights-undecodable", &["run/step_0000010/model.mpk", "run/tokenizer.json"]),
+    ("export-into-foreign-folder", &["mine/notes.txt"]),
+    ("run-bad-fasta-keeps-earlier-run", &[
+        "checkpoints/t/20260101-000000/config.toml",
+        "checkpoints/t/20260101-000000/record.toml",
+        "checkpoints/t/20260101-000000/step_0000010/model.mpk",
+        "checkpoints/t/20260101-000000/step_0000010/manifest.toml",
+    ]),
+    ("resume-bad-fasta-keeps-checkpoint", &["checkpoints/t/20260101-000000/step_0000010/model.mpk", "checkpoints/t/20260101-000000/config.toml"]),
+];
 
 #[test]
 fn every_bad_input_names_the_file_and_the_fix_and_loses_nothing() {
@@ -638,6 +677,11 @@ fn every_bad_input_names_the_file_and_the_fix_and_loses_nothing() {
         std::fs::create_dir_all(&dir).unwrap();
         let path = (row.make)(&dir);
         let before = snapshot(&dir);
+        for (_, files) in KEEPS.iter().filter(|(name, _)| *name == row.name) {
+            for f in *files {
+                assert!(before.contains_key(&dir.join(f)), "{}: {f} was not written before the call", row.name);
+            }
+        }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (row.call)(&path)));
         let problem = match outcome {
             Err(_) => Some("panicked".to_string()),
@@ -663,5 +707,6 @@ fn every_bad_input_names_the_file_and_the_fix_and_loses_nothing() {
         }
     }
     assert!(rows.len() >= 45, "{} rows", rows.len());
+    assert!(KEEPS.iter().all(|(name, _)| names.contains(name)), "a KEEPS entry names no row");
     assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), rows.len(), failures.join("\n"));
 }
