@@ -28,7 +28,7 @@ pub(super) fn rows() -> Vec<Row> {
                   let text = tokenizer_json().to_string().replace("\"[UNK]\":0", "\"[UNK]\":999");
                   write(d, "tokenizer.json", text)
               },
-              call: tokenizer, needles: &["tokenizer.json", "[UNK]", "retrain"] },
+              call: tokenizer, needles: &["tokenizer.json", "[UNK] has id 999", "retrain"] },
         // ---- checkpoints and export ----
         Row { name: "checkpoint-crc-mismatch", input: "a checkpoint whose model.mpk fails its CRC",
               make: |d| {
