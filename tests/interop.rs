@@ -15,6 +15,8 @@ use gfm::train::optim::global_grad_norm;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
 
+#[path = "interop/catalogue.rs"]
+mod catalogue;
 #[path = "interop/hostile.rs"]
 mod hostile;
 

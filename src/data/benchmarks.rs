@@ -111,13 +111,13 @@ pub enum BenchmarkError {
     SingleTaskFile { path: PathBuf, asked: Vec<String> },
     #[error("{path}:1: no {role} column; the header has {found:?}, but a Nucleotide Transformer file has the columns sequence, name, label (and task when it holds several tasks); for other columns use format = \"table\"")]
     NtColumn { path: PathBuf, role: &'static str, found: Vec<String> },
-    #[error("{path}: task '{task}' has no rows; the file holds the tasks {found:?}")]
+    #[error("{path}: task '{task}' has no rows; the file holds the tasks {found:?}: set nt_task to one of them, or point `path` at the file that holds '{task}'")]
     UnknownTask {
         path: PathBuf,
         task: String,
         found: Vec<String>,
     },
-    #[error("{dir}: no split directory '{split}'; the dataset has {found:?} (Genomic Benchmarks datasets have 'train' and 'test')")]
+    #[error("{dir}: no split directory '{split}'; the dataset has {found:?} (Genomic Benchmarks datasets have 'train' and 'test'); point `path` at the dataset folder that holds them")]
     MissingSplit {
         dir: PathBuf,
         split: String,

@@ -25,7 +25,7 @@ pub type Image = [u8; PIXELS];
 pub enum ImageError {
     #[error("cannot read {path}: {source}; check the path (relative paths in an experiment are relative to the experiment file)")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not an IDX {what} file: magic {found:#010x}, expected {expected:#010x} (an MNIST `*-{what}-idx*-ubyte[.gz]` file)")]
+    #[error("{path} is not an IDX {what} file: magic {found:#010x}, expected {expected:#010x}; give the MNIST `*-{what}-idx*-ubyte[.gz]` file here (check that images and labels are not swapped)")]
     BadMagic { path: PathBuf, what: &'static str, found: u32, expected: u32 },
     #[error("{path} is truncated: the header promises {expected} bytes of data but the file holds {found}; download it again")]
     Truncated { path: PathBuf, expected: u64, found: u64 },
@@ -33,7 +33,7 @@ pub enum ImageError {
     WrongSize { path: PathBuf, rows: usize, cols: usize },
     #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels; use the matching pair of files")]
     CountMismatch { images: PathBuf, n_images: usize, labels: PathBuf, n_labels: usize },
-    #[error("cannot decode image {path}: {message}")]
+    #[error("cannot decode image {path}: {message}; check that it is a complete PNG file, or export it again")]
     Decode { path: PathBuf, message: String },
     #[error("{path}: no PNG images found in its sub-folders; expect <dir>/<label>/<image>.png")]
     EmptyFolder { path: PathBuf },

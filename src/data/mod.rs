@@ -34,7 +34,7 @@ pub enum DataError {
     Unreadable { cause: std::io::Error },
     #[error("{path} holds no FASTA records (the file is empty); point to a FASTA file (.fa, .fa.gz) with at least one '>' record")]
     NoRecords { path: PathBuf },
-    #[error("{path} is not a readable FASTA file: {cause}")]
+    #[error("{path} is not a readable FASTA file: {cause}; check that the file is complete (a truncated .gz fails here) and is FASTA or FASTQ text, records starting with '>' (or '@')")]
     Parse {
         path: PathBuf,
         cause: needletail::errors::ParseError,

@@ -170,7 +170,7 @@ pub(super) fn check_size(path: &Path, expected: u64, available: u64) -> Result<(
         return Err(format_err(
             path,
             format!(
-                "{} trailing bytes after the {expected} data bytes; the file may be corrupt",
+                "{} trailing bytes after the {expected} data bytes; the file may be corrupt; re-export it",
                 available - expected
             ),
         ));
@@ -183,7 +183,7 @@ pub(super) fn check_size(path: &Path, expected: u64, available: u64) -> Result<(
 fn read_safetensors(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
     use crate::export::safetensors_file::{read_header, read_tensor};
     let fail = |e: crate::export::ImportError| match e {
-        crate::export::ImportError::BadSafetensors { reason, .. } => format_err(path, format!("invalid safetensors file: {reason}")),
+        crate::export::ImportError::BadSafetensors { reason, .. } => format_err(path, format!("invalid safetensors file: {reason}; re-export it (one (genes, dim) tensor, e.g. safetensors.numpy.save_file)")),
         other => format_err(path, other.to_string()),
     };
     let header = read_header(path).map_err(fail)?;

@@ -64,7 +64,7 @@ pub enum InputError {
     NonFinite { path: PathBuf, row: usize, column: usize, id: String, value: f32 },
     #[error("{path}: line {line} has {found} columns but the header has {expected}; fix the row's delimiters")]
     Ragged { path: PathBuf, line: u64, expected: usize, found: usize },
-    #[error("{path}: line {line}, column {column}: {value:?} is not a number")]
+    #[error("{path}: line {line}, column {column}: {value:?} is not a number; every column after the gene id is an embedding value, so fix the value or drop the column")]
     BadNumber { path: PathBuf, line: u64, column: usize, value: String },
     #[error("{ids_path} lists {ids} ids but {path} has {rows} rows; the ids file needs one id per row, in order")]
     IdCount { path: PathBuf, ids_path: PathBuf, ids: usize, rows: usize },

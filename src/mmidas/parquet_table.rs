@@ -45,7 +45,7 @@ pub(super) fn read_parquet(path: &Path, id_column: Option<&str>, notes: &mut Vec
     use parquet::record::Field as F;
     crate::data::compressed::refuse_compressed(path).map_err(io_err(path))?;
     let file = File::open(path).map_err(io_err(path))?;
-    let pq_err = |e: parquet::errors::ParquetError| format_err(path, format!("parquet: {e}"));
+    let pq_err = |e: parquet::errors::ParquetError| format_err(path, format!("parquet: {e}; check that the file is complete, or re-export it (e.g. `df.to_parquet`)"));
     let reader = SerializedFileReader::new(file).map_err(pq_err)?;
     let meta = reader.metadata().file_metadata();
     let pandas = meta.key_value_metadata().and_then(|kv| kv.iter().find(|k| k.key == "pandas")).and_then(|k| k.value.as_deref());
