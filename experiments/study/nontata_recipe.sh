@@ -3,7 +3,8 @@
 # nontata_single recipe with one option changed at a time, on the same split; the choice is made
 # on the best validation MCC (200 validation sequences), the test split is reported beside it.
 # Needs a quickstart run (checkpoints/quickstart) and a release build. Writes runs under
-# $OUT (default /tmp/nontata_study) and prints one Markdown row per variant.
+# $OUT (default /tmp/nontata_study), reuses variants that finished, and prints one Markdown row
+# per variant.
 # Usage: bash experiments/study/nontata_recipe.sh [variant ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,14 +32,19 @@ echo "|---|---|---|---|---|---|---|"
 for v in "${ORDER[@]}"; do
   sets=(--set "run.out_dir=$OUT" --set "name=$v")
   for kv in ${VARIANTS[$v]}; do sets+=(--set "$kv"); done
-  start=$(date +%s)
-  "$GFM" run experiments/nontata_single.toml "${sets[@]}" > "$OUT.$v.log" 2>&1 || { echo "| $v | ${VARIANTS[$v]} | failed (see $OUT.$v.log) | | | | |"; continue; }
-  wall=$(( $(date +%s) - start ))
+  if ! ls "$OUT/$v"/*/eval/results.toml >/dev/null 2>&1; then
+    "$GFM" run experiments/nontata_single.toml "${sets[@]}" > "$OUT.$v.log" 2>&1 \
+      || { echo "| $v | ${VARIANTS[$v]} | failed (see $OUT.$v.log) | | | | |"; continue; }
+  fi
   run=$(ls -d "$OUT/$v"/*/ | tail -1)
-  best=$(grep -E "^step [0-9]+ \| nontata/mcc" "$run/train.log" | awk '{for(i=1;i<=NF;i++) if($i=="mean_mcc") print $(i+1), $2}' | sort -k1,1gr -k2,2n | head -1)
-  read -r acc mcc auroc < <(python3 -c "
-import tomllib,sys
-t=tomllib.load(open('$run/eval/results.toml','rb'))['tasks'][0]
-print(f\"{t['accuracy']:.4f} {t['mcc']:.4f} {t.get('auroc', float('nan')):.4f}\")")
-  echo "| $v | ${VARIANTS[$v]:-(nontata_single as shipped)} | ${best% *} (${best#* }) | $acc | $mcc | $auroc | ${wall} s |"
+  python3 - "$run" "$v" "${VARIANTS[$v]:-(nontata_single as shipped)}" <<'PY'
+import re, sys, tomllib
+run, name, change = sys.argv[1:4]
+log = open(f"{run}/train.log").read()
+vals = [(float(m.group(2)), int(m.group(1))) for m in re.finditer(r"step (\d+) valid/mean_mcc=([-0-9.eE]+)", log)]
+best = max(vals, key=lambda v: (v[0], -v[1])) if vals else (float("nan"), 0)
+t = tomllib.load(open(f"{run}/eval/results.toml", "rb"))["tasks"][0]
+rec = tomllib.load(open(f"{run}/record.toml", "rb"))
+print(f"| {name} | {change} | {best[0]:.4f} ({best[1]}) | {t['accuracy']:.4f} | {t['mcc']:.4f} | {t.get('auroc', float('nan')):.4f} | {rec['wall_time_s']:.0f} s |")
+PY
 done
