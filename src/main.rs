@@ -179,7 +179,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", gfm::train::error::report(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -232,6 +232,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster { tables, ids, labels, k, resolution, seed, out } => {
             let options = gfm::graph::cluster::ClusterOptions { tables, ids, labels, k, resolution, seed, out };
             for s in gfm::graph::cluster::cluster_tables(&options)? {
+                for note in &s.notes {
+                    println!("{note}");
+                }
                 let scores = s.scores.map_or(String::new(), |(a, n, m)| format!(" | ARI {a:.4} NMI {n:.4} AMI {m:.4} over {} labelled", s.labelled));
                 println!("{}: {} genes, {} clusters{scores}", s.modality, s.genes, s.clusters);
             }

@@ -15,6 +15,8 @@ use gfm::train::optim::global_grad_norm;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
 
+#[path = "interop/catalogue.rs"]
+mod catalogue;
 #[path = "interop/hostile.rs"]
 mod hostile;
 
@@ -200,6 +202,15 @@ fn sharded_checkpoint_loads_like_a_single_file() {
     std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
     let (_, back) = load_pretrained::<B>(&dir, &Default::default()).unwrap();
     assert_eq!(logits_of(&back, &IDS, 2), logits_of(&model, &IDS, 2));
+
+    // A missing shard is named once, with what to do, in what `gfm` prints.
+    let second = dir.join("model-00002-of-00002.safetensors");
+    std::fs::rename(&second, tmp.path().join("away")).unwrap();
+    let err = anyhow::Error::new(load_pretrained::<B>(&dir, &Default::default()).unwrap_err());
+    let printed = gfm::train::error::report(err.as_ref());
+    assert_eq!(printed.matches("model-00002-of-00002.safetensors").count(), 1, "{printed}");
+    assert!(printed.contains("copy every shard"), "{printed}");
+    std::fs::rename(tmp.path().join("away"), &second).unwrap();
 
     let hostile = serde_json::json!({ "weight_map": { "lm_head.weight": "../elsewhere.safetensors" } });
     std::fs::write(dir.join("model.safetensors.index.json"), hostile.to_string()).unwrap();

@@ -767,3 +767,39 @@ fn single_run(exp_dir: &Path) -> PathBuf {
     assert_eq!(runs.len(), 1, "{runs:?}");
     runs[0].clone()
 }
+
+#[test]
+fn a_suite_is_planned_at_gfm_check_and_names_missing_data_and_the_download() {
+    let dir = tempfile::tempdir().unwrap();
+    // NT: one table holding every task plans all 18, each scored by MCC.
+    let nt = root().join("../shared/data/nt_benchmark/revised_toy_subsample/train.tsv.gz");
+    if nt.exists() {
+        let body = format!("name = \"s\"\nkind = \"suite\"\n[suite]\nbenchmark = \"nt\"\nmode = \"kmer\"\ndata = \"{}\"\n", nt.display());
+        let r = load_experiment(&write_experiment(dir.path(), &body), &[]).unwrap();
+        assert_eq!(r.experiment.tasks.len(), 18);
+        assert!(r.experiment.tasks.iter().all(|t| t.metric == Some(gfm::eval::Metric::Mcc) && t.nt_task.as_deref() == Some(t.name.as_str())));
+        // The resolved config plans to the same tasks again.
+        let again = dir.path().join("resolved.toml");
+        std::fs::write(&again, r.to_toml(None)).unwrap();
+        assert_eq!(load_experiment(&again, &[]).unwrap().experiment.tasks.len(), 18);
+    }
+    // GB without data: the error names the task, where it looked and what to download.
+    let empty = dir.path().join("gb");
+    std::fs::create_dir_all(&empty).unwrap();
+    let body = format!(
+        "name = \"s\"\nkind = \"suite\"\n[suite]\nbenchmark = \"gb\"\nmode = \"kmer\"\ndata = \"{}\"\ntasks = [\"human_ocr_ensembl\"]\n",
+        empty.display()
+    );
+    let e = load_experiment(&write_experiment(dir.path(), &body), &[]).unwrap_err().to_string();
+    assert!(e.contains("suite task `human_ocr_ensembl`: no data") && e.contains("human_ocr_ensembl/train.{tsv,csv}") && e.contains("download_dataset"), "{e}");
+    // Interval files without a reference genome, and a task outside the benchmark.
+    std::fs::create_dir_all(empty.join("human_ocr_ensembl/train")).unwrap();
+    std::fs::write(empty.join("human_ocr_ensembl/train/positive.csv.gz"), b"").unwrap();
+    let e = load_experiment(&write_experiment(dir.path(), &body), &[]).unwrap_err().to_string();
+    assert!(e.contains("set suite.reference"), "{e}");
+    let e = load_experiment(&write_experiment(dir.path(), &body.replace("human_ocr_ensembl", "H3K4me3")), &[]).unwrap_err().to_string();
+    assert!(e.contains("`H3K4me3` is not a gb task") && e.contains("human_nontata_promoters"), "{e}");
+    // Finetuning modes need a pretrained model.
+    let e = load_experiment(&write_experiment(dir.path(), &body.replace("\"kmer\"", "\"single\"")), &[]).unwrap_err().to_string();
+    assert!(e.contains("set model.init_from"), "{e}");
+}

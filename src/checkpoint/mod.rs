@@ -56,9 +56,9 @@ struct ManifestEntry {
 pub enum CheckpointError {
     #[error("checkpoint I/O on {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("checkpoint {dir} is incomplete or corrupted: {reason}")]
+    #[error("checkpoint {dir} is incomplete or corrupted: {reason}; use an earlier checkpoint (given the run directory, gfm takes the newest complete one)")]
     Corrupt { dir: PathBuf, reason: String },
-    #[error("no complete checkpoint under {dir}{}", if .skipped.is_empty() { String::new() } else { format!(" (skipped corrupted: {})", .skipped.join(", ")) })]
+    #[error("no complete checkpoint under {dir}{}; run the experiment (again) until it writes one", if .skipped.is_empty() { String::new() } else { format!(" (skipped corrupted: {})", .skipped.join(", ")) })]
     NoneFound { dir: PathBuf, skipped: Vec<String> },
 }
 
@@ -172,7 +172,12 @@ pub fn load_newest(run_dir: &Path, mut warn: impl FnMut(&str)) -> Result<LoadedC
         match load(&dir) {
             Ok(ck) => return Ok(ck),
             Err(e) => {
-                warn(&format!("warning: {e}; falling back to the previous checkpoint"));
+                // The reason alone: the error's advice (use an earlier checkpoint) is what happens.
+                let what = match &e {
+                    CheckpointError::Corrupt { dir, reason } => format!("checkpoint {} is incomplete or corrupted: {reason}", dir.display()),
+                    other => other.to_string(),
+                };
+                warn(&format!("warning: {what}; falling back to the previous checkpoint"));
                 skipped.push(dir.file_name().unwrap_or_default().to_string_lossy().to_string());
             }
         }

@@ -32,7 +32,9 @@ pub enum Dna2funcQuestion {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Dna2funcSection {
-    /// Parquet tables with columns question, answer, reference_sequence, variant_sequence.
+    /// Parquet tables with top-level string columns question, answer, reference_sequence,
+    /// variant_sequence, found by name (other columns, nested ones too, are not read; see
+    /// `data::dna2text::read_dna2text` for the content checks).
     /// Relative to the experiment file.
     pub train: Option<PathBuf>,
     /// Validation table (best checkpoint and validation loss).

@@ -10,6 +10,7 @@ mod run;
 pub mod schema;
 mod sections;
 mod suite;
+pub mod suite_tasks;
 
 use std::path::{Path, PathBuf};
 
@@ -111,6 +112,13 @@ fn resolve(mut exp: Experiment, base: &Path, source: &Path, overrides: &[String]
     // its own absolute, so the resolved config.toml in the run directory loads from anywhere.
     for name in exp.kind.sections() {
         sections::resolve_paths(&mut exp, name, base, &mut problems);
+    }
+    if exp.kind.reads("suite") && problems.is_empty() {
+        // A suite's tasks, with their data and metric, become its [[tasks]] tables.
+        match suite_tasks::plan(&exp) {
+            Ok(tasks) => exp.tasks = tasks.into_iter().map(|t| t.spec).collect(),
+            Err(e) => problems.push(e.to_string()),
+        }
     }
     if exp.tokenizer.vocab_size.is_none() {
         exp.tokenizer.vocab_size = model.as_ref().map(|m| m.vocab_size);

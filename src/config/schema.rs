@@ -249,9 +249,12 @@ impl Default for BaselineSection {
 pub enum TaskFormat {
     /// TSV/CSV(.gz) with sequence and label columns.
     Table,
-    /// Genomic Benchmarks interval layout `<dataset>/{train,test}/<class>.csv.gz` + a reference FASTA.
+    /// Genomic Benchmarks: the interval layout `<dataset>/{train,test}/<class>.csv.gz` + a
+    /// reference FASTA, or the download-cache layout `<dataset>/{train,test}/<class>/<n>.txt`
+    /// (one sequence per file; no reference), recognised by its class folders.
     GenomicBenchmarks,
-    /// Nucleotide Transformer downstream layout (`sequence, name, label, task`).
+    /// Nucleotide Transformer downstream layout (`sequence, name, label, task`); a per-task file
+    /// without `task` is the one task asked for.
     NucleotideTransformer,
 }
 
@@ -268,9 +271,11 @@ pub struct TaskSpec {
     /// A separate test file (tables and NT); GB uses its `test/` split. When absent, `split` cuts `path`.
     pub test_path: Option<PathBuf>,
     /// `[train, valid, test]` fractions of `path` (summing to at most 1; the rest is unused),
-    /// stratified by label and seeded, when there is no test file.
+    /// stratified by label and seeded, when there is no test file (with one, it is not used,
+    /// so a zero test fraction is accepted there).
     pub split: Option<[f64; 3]>,
-    /// GB: the reference FASTA the intervals are cut from.
+    /// GB interval layout: the reference FASTA the intervals are cut from (the cache layout
+    /// needs none).
     pub reference: Option<PathBuf>,
     /// NT: which task(s) of the file; default: `name`.
     pub nt_task: Option<String>,

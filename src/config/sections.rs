@@ -110,6 +110,24 @@ impl TaskSpec {
                 None => problems.push(format!("tasks[{i}].{key}: {} not found", p.display())),
             }
         }
+        // A split folder given for the dataset folder: say which folder to give.
+        let split_folder = self.path.file_name().is_some_and(|n| n == "train" || n == "test")
+            && self.path.parent().is_some_and(|d| d.join("train").is_dir() && d.join("test").is_dir());
+        if self.format == TaskFormat::GenomicBenchmarks && split_folder {
+            let dataset = self.path.parent().unwrap_or(&self.path).display().to_string();
+            problems.push(format!(
+                "tasks[{i}] ({}): path = {} is a split folder; give the dataset folder that holds train/ and test/: path = \"{dataset}\"",
+                self.name,
+                self.path.display()
+            ));
+        } else if self.format == TaskFormat::GenomicBenchmarks && self.reference.is_none() && self.path.exists() && !crate::data::benchmarks::is_gb_cache(&self.path) {
+            // The interval layout cuts sequences out of a reference; the download-cache layout holds them.
+            problems.push(format!(
+                "tasks[{i}] ({}): {} is not in the Genomic Benchmarks download-cache layout (train/<class>/<n>.txt), so it must be the interval layout (train/<class>.csv.gz), which needs reference = \"<FASTA>\"",
+                self.name,
+                self.path.display()
+            ));
+        }
     }
 }
 
@@ -125,13 +143,16 @@ fn check_tasks(kind: Kind, tasks: &[TaskSpec], problems: &mut Vec<String>) {
             format!("tasks[{i}].name = \"{}\" must be letters, digits, '_' or '-' (it becomes a token)", t.name));
         need(t.weight > 0.0, format!("tasks[{i}].weight = {} must be > 0", t.weight));
         if let Some(s) = t.split {
-            need(s.iter().all(|f| *f >= 0.0) && s.iter().sum::<f64>() <= 1.0 + 1e-9 && s[0] > 0.0 && s[2] > 0.0,
-                format!("tasks[{i}].split = {s:?} must be three non-negative fractions [train, valid, test] summing to at most 1 (the rest is unused)"));
+            // With a separate test set (test_path, or GB's test/ split) the split is not used.
+            let own_test = t.test_path.is_some() || t.format == TaskFormat::GenomicBenchmarks;
+            need(s.iter().all(|f| f.is_finite() && *f >= 0.0) && s.iter().sum::<f64>() <= 1.0 + 1e-9,
+                format!("tasks[{i}].split = {s:?} must be three fractions >= 0 [train, valid, test] summing to at most 1 (the rest is unused)"));
+            need(own_test || s[0] > 0.0, format!("tasks[{i}].split = {s:?}: the train fraction must be > 0"));
+            need(own_test || s[2] > 0.0,
+                format!("tasks[{i}].split = {s:?}: a test fraction of 0 leaves no test examples; give it a test fraction > 0, or a separate test_path"));
         }
         need(t.test_path.is_some() || t.split.is_some() || t.format == TaskFormat::GenomicBenchmarks,
             format!("tasks[{i}] ({}) needs test_path or split = [train, valid, test]", t.name));
-        need(t.format != TaskFormat::GenomicBenchmarks || t.reference.is_some(),
-            format!("tasks[{i}] ({}): genomic_benchmarks needs reference = \"<FASTA>\"", t.name));
     }
 }
 
@@ -165,5 +186,51 @@ impl SftSection {
         if self.eval_batch_size < 1 {
             problems.push(format!("sft.eval_batch_size = {} must be >= 1", self.eval_batch_size));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_experiment;
+
+    /// A kmer_baseline experiment with one `[[tasks]]` entry (`task` is its TOML body).
+    fn experiment(dir: &std::path::Path, task: &str) -> std::path::PathBuf {
+        let path = dir.join("x.toml");
+        let text = format!("name = \"x\"\nkind = \"kmer_baseline\"\n[[tasks]]\nname = \"t\"\n{task}\n[run]\nout_dir = \"runs\"\n");
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    /// A zero test fraction is refused only when it leaves the task without a test set, and
+    /// the message says so (it once said "non-negative" while refusing 0).
+    #[test]
+    fn zero_test_fraction_is_accepted_beside_a_test_file_and_explained_without_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for f in ["a.tsv", "b.tsv"] {
+            std::fs::write(dir.path().join(f), "seq\tlabel\nACGT\t1\n").expect("write");
+        }
+        let p = experiment(dir.path(), "format = \"table\"\npath = \"a.tsv\"\ntest_path = \"b.tsv\"\nsplit = [0.9, 0.1, 0.0]");
+        load_experiment(&p, &[]).expect("separate test file");
+        let p = experiment(dir.path(), "format = \"table\"\npath = \"a.tsv\"\nsplit = [0.9, 0.1, 0.0]");
+        let e = load_experiment(&p, &[]).expect_err("no test set").to_string();
+        assert!(e.contains("test fraction of 0 leaves no test examples") && e.contains("test_path"), "{e}");
+    }
+
+    /// Genomic Benchmarks: the download-cache layout needs no reference; the interval layout does.
+    #[test]
+    fn gb_reference_is_required_for_the_interval_layout_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("cache/train/positive")).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("intervals/train")).expect("mkdir");
+        std::fs::write(dir.path().join("intervals/train/positive.csv"), "id,region,start,end,strand\n").expect("write");
+        let p = experiment(dir.path(), "format = \"genomic_benchmarks\"\npath = \"cache\"");
+        load_experiment(&p, &[]).expect("cache layout");
+        let p = experiment(dir.path(), "format = \"genomic_benchmarks\"\npath = \"intervals\"");
+        let e = load_experiment(&p, &[]).expect_err("interval layout").to_string();
+        assert!(e.contains("needs reference") && e.contains("download-cache layout"), "{e}");
+        std::fs::create_dir_all(dir.path().join("cache/test/positive")).expect("mkdir");
+        let p = experiment(dir.path(), "format = \"genomic_benchmarks\"\npath = \"cache/train\"");
+        let e = load_experiment(&p, &[]).expect_err("split folder").to_string();
+        assert!(e.contains("is a split folder") && e.contains("cache\""), "{e}");
     }
 }

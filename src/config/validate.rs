@@ -39,7 +39,7 @@ pub(super) fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &
         Duration::Epochs(e) => e > 0.0 && e.is_finite(),
     };
     need(dur_ok, format!("train.duration = {:?} must be positive", t.duration));
-    need(t.lr > 0.0 && t.lr.is_finite(), format!("train.lr = {} must be > 0", t.lr));
+    need(t.lr > 0.0 && t.lr.is_finite(), format!("train.lr = {} must be > 0; set a positive learning rate (e.g. 3e-4)", t.lr));
     need((0.0..=1.0).contains(&t.min_lr_ratio), format!("train.min_lr_ratio = {} must be in [0, 1]", t.min_lr_ratio));
     need(t.weight_decay >= 0.0, format!("train.weight_decay = {} must be >= 0", t.weight_decay));
     need((0.0..1.0).contains(&t.beta1), format!("train.beta1 = {} must be in [0, 1)", t.beta1));

@@ -7,10 +7,12 @@
 //!
 //! - [`read_table`]: TSV/CSV (optionally gzipped) with a sequence and a label column.
 //! - [`read_gb_intervals`]: Genomic Benchmarks `<dataset>/<split>/<class>.csv.gz` intervals cut
-//!   out of a reference FASTA ([`Reference`]).
+//!   out of a reference FASTA ([`Reference`]); [`read_gb_cache`]: the download-cache layout
+//!   `<dataset>/<split>/<class>/<n>.txt`, one sequence per file.
 //! - [`read_nt`]: NT downstream tables (`sequence, name, label, task`), one task or several.
 //! - [`split_by_seed`], [`stratified_split`]: reproducible train/valid/test index sets.
 
+mod gb_cache;
 mod intervals;
 mod nt;
 mod split;
@@ -20,10 +22,11 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
+pub use gb_cache::{is_gb_cache, read_gb_cache};
 pub use intervals::{
     read_gb_intervals, GbOptions, GbStats, Placement, Reference, ReferenceSpec, Strand,
 };
-pub use nt::{nt_metric, read_nt, GB_METRIC, NT_TASKS};
+pub use nt::{nt_metric, read_nt, GB_METRIC, GB_TASKS, NT_TASKS};
 pub use split::{split_by_seed, stratified_split};
 pub use table::{read_table, Delimiter, TableSpec};
 
@@ -60,6 +63,9 @@ pub enum BenchmarkError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    /// A compression gfm does not read, or UTF-16 text (the cause names the file and the fix).
+    #[error("{cause}")]
+    Unreadable { cause: std::io::Error },
     #[error("cannot read {path} near line {line}: {cause}; check that the file is complete (a truncated .gz fails here) and is CSV or TSV text")]
     Read {
         path: PathBuf,
@@ -101,19 +107,23 @@ pub enum BenchmarkError {
         label: String,
         allowed: Vec<String>,
     },
-    #[error("{path}: task '{task}' has no rows; the file holds the tasks {found:?}")]
+    #[error("{path} has no `task` column, so it holds one Nucleotide Transformer task, but {asked:?} were asked for; give each task its own [[tasks]] entry (nt_task), or use the revised file with a `task` column")]
+    SingleTaskFile { path: PathBuf, asked: Vec<String> },
+    #[error("{path}:1: no {role} column; the header has {found:?}, but a Nucleotide Transformer file has the columns sequence, name, label (and task when it holds several tasks); for other columns use format = \"table\"")]
+    NtColumn { path: PathBuf, role: &'static str, found: Vec<String> },
+    #[error("{path}: task '{task}' has no rows; the file holds the tasks {found:?}: set nt_task to one of them, or point `path` at the file that holds '{task}'")]
     UnknownTask {
         path: PathBuf,
         task: String,
         found: Vec<String>,
     },
-    #[error("{dir}: no split directory '{split}'; the dataset has {found:?} (Genomic Benchmarks datasets have 'train' and 'test')")]
+    #[error("{dir}: no split directory '{split}'; the dataset has {found:?} (Genomic Benchmarks datasets have 'train' and 'test'); point `path` at the dataset folder that holds them")]
     MissingSplit {
         dir: PathBuf,
         split: String,
         found: Vec<String>,
     },
-    #[error("{dir}: no class files (<class>.csv.gz or <class>.csv); point to a Genomic Benchmarks split directory such as datasets/human_nontata_promoters/test")]
+    #[error("{dir}: no classes: a Genomic Benchmarks split holds either class files <class>.csv.gz (the interval layout, read with a reference FASTA) or class folders <class>/<n>.txt (the download-cache layout, e.g. ~/.genomic_benchmarks/human_nontata_promoters); point `path` at the dataset folder that holds train/ and test/")]
     NoClassFiles { dir: PathBuf },
     #[error("{path}:{line}: {problem}; Genomic Benchmarks intervals are id,region,start,end,strand with 0-based start, exclusive end and strand '+', '-' or empty")]
     BadInterval {
@@ -158,9 +168,13 @@ pub enum BenchmarkError {
     Reference(#[from] DataError),
 }
 
-/// Open a text file that may be gzip-compressed (by content: `data::compressed`).
-fn open_text(path: &Path) -> Result<Box<dyn BufRead>, BenchmarkError> {
-    super::compressed::open_maybe_gz(path).map_err(|cause| BenchmarkError::Open { path: path.into(), cause })
+/// Open a text file that may be gzip-compressed (by content: `data::compressed::open_text`,
+/// which also skips a UTF-8 byte-order mark and reads CR-only line ends).
+fn open_text(path: &Path) -> Result<Box<dyn BufRead + Send>, BenchmarkError> {
+    super::compressed::open_text(path).map_err(|cause| match cause.kind() {
+        std::io::ErrorKind::InvalidData => BenchmarkError::Unreadable { cause },
+        _ => BenchmarkError::Open { path: path.into(), cause },
+    })
 }
 
 /// A character that is not a base: its 1-based position in the sequence and a description.

@@ -1,9 +1,10 @@
-//! FASTA reading (plain or gzip, sniffed by `needletail`) into upper-case DNA records.
+//! FASTA reading (plain or gzip, opened by [`super::compressed::open_text`], which also skips a
+//! UTF-8 byte-order mark, reads CR-only line ends and names compressions gfm does not read)
+//! into upper-case DNA records.
 //!
 //! `needletail` parses records; this module checks every base, applies the
 //! [`AmbiguityPolicy`] and reports bad input with file, record, line and column.
 
-use std::fs::File;
 use std::path::Path;
 
 use needletail::errors::ParseErrorKind;
@@ -61,9 +62,9 @@ pub fn read_fasta(
     policy: AmbiguityPolicy,
     min_len: usize,
 ) -> Result<(Vec<DnaRecord>, FastaStats), DataError> {
-    let file = File::open(path).map_err(|cause| DataError::Open {
-        path: path.into(),
-        cause,
+    let file = super::compressed::open_text(path).map_err(|cause| match cause.kind() {
+        std::io::ErrorKind::InvalidData => DataError::Unreadable { cause },
+        _ => DataError::Open { path: path.into(), cause },
     })?;
     let mut reader = needletail::parse_fastx_reader(file).map_err(|cause| match cause.kind {
         ParseErrorKind::EmptyFile => DataError::NoRecords { path: path.into() },
@@ -224,7 +225,7 @@ mod tests {
 
     fn write_gz(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
         let path = dir.join(name);
-        let file = File::create(&path).expect("create fixture");
+        let file = std::fs::File::create(&path).expect("create fixture");
         let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
         gz.write_all(text.as_bytes()).expect("gzip fixture");
         gz.finish().expect("finish gzip");
@@ -323,6 +324,26 @@ mod tests {
                 .to_string();
             assert!(msg.contains(found) && msg.contains(":2:"), "{msg}");
         }
+    }
+
+    /// A UTF-8 byte-order mark (Windows editors) and CR-only line ends (old Mac OS) read as the
+    /// plain LF file does; a zstd-compressed file is named with its decompression command.
+    #[test]
+    fn bom_and_cr_only_line_ends_read_like_lf_and_zstd_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let lf = ">r1 desc\nACGTAC\nGGTT\n>r2\nTTTT\n";
+        let (want, _) = read_fasta(&write_plain(dir.path(), "lf.fa", lf), AmbiguityPolicy::Split, 0).unwrap();
+        let bom = format!("\u{feff}{lf}");
+        let (got, _) = read_fasta(&write_plain(dir.path(), "bom.fa", &bom), AmbiguityPolicy::Split, 0).unwrap();
+        assert_eq!(got, want);
+        let (got, _) = read_fasta(&write_plain(dir.path(), "cr.fa", &lf.replace('\n', "\r")), AmbiguityPolicy::Split, 0).unwrap();
+        assert_eq!(got, want);
+        let (got, _) = read_fasta(&write_plain(dir.path(), "bomcr.fa", &bom.replace('\n', "\r")), AmbiguityPolicy::Split, 0).unwrap();
+        assert_eq!(got, want);
+        let zst = dir.path().join("x.fa.zst");
+        std::fs::write(&zst, [0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05]).unwrap();
+        let e = read_fasta(&zst, AmbiguityPolicy::Split, 0).unwrap_err().to_string();
+        assert!(e.contains("x.fa.zst is zstd-compressed") && e.contains("zstd -d"), "{e}");
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub type Image = [u8; PIXELS];
 pub enum ImageError {
     #[error("cannot read {path}: {source}; check the path (relative paths in an experiment are relative to the experiment file)")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not an IDX {what} file: magic {found:#010x}, expected {expected:#010x} (an MNIST `*-{what}-idx*-ubyte[.gz]` file)")]
+    #[error("{path} is not an IDX {what} file: magic {found:#010x}, expected {expected:#010x}; give the MNIST `*-{what}-idx*-ubyte[.gz]` file here (check that images and labels are not swapped)")]
     BadMagic { path: PathBuf, what: &'static str, found: u32, expected: u32 },
     #[error("{path} is truncated: the header promises {expected} bytes of data but the file holds {found}; download it again")]
     Truncated { path: PathBuf, expected: u64, found: u64 },
@@ -33,7 +33,7 @@ pub enum ImageError {
     WrongSize { path: PathBuf, rows: usize, cols: usize },
     #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels; use the matching pair of files")]
     CountMismatch { images: PathBuf, n_images: usize, labels: PathBuf, n_labels: usize },
-    #[error("cannot decode image {path}: {message}")]
+    #[error("cannot decode image {path}: {message}; check that it is a complete PNG file, or export it again")]
     Decode { path: PathBuf, message: String },
     #[error("{path}: no PNG images found in its sub-folders; expect <dir>/<label>/<image>.png")]
     EmptyFolder { path: PathBuf },
@@ -53,6 +53,8 @@ pub struct LabelledImages {
     pub labels: Vec<u32>,
     /// Class names; MNIST: `"0"` .. `"9"` (so a label equals its digit).
     pub classes: Vec<String>,
+    /// What the reader skipped that the caller should print (hidden files of a PNG folder).
+    pub notes: Vec<String>,
 }
 
 impl LabelledImages {
@@ -148,7 +150,7 @@ pub fn read_mnist(images: &Path, labels: &Path) -> Result<LabelledImages, ImageE
             images: images.to_path_buf(), n_images: imgs.len(), labels: labels.to_path_buf(), n_labels: labs.len(),
         });
     }
-    Ok(LabelledImages { images: imgs, labels: labs.into_iter().map(u32::from).collect(), classes: (0..10).map(|d| d.to_string()).collect() })
+    Ok(LabelledImages { images: imgs, labels: labs.into_iter().map(u32::from).collect(), classes: (0..10).map(|d| d.to_string()).collect(), notes: Vec::new() })
 }
 
 /// Background that transparent pixels are composited onto: white, `1.0`.
@@ -233,29 +235,23 @@ pub fn check_not_constant(path: &Path, images: &[Image]) -> Result<(), ImageErro
 }
 
 /// Read `<dir>/<class>/<file>.png` images: classes are the sub-folder names, sorted; files are
-/// sorted by name within a class, so the order is deterministic.
+/// sorted by name within a class, so the order is deterministic. Hidden entries (`._*` macOS
+/// AppleDouble files, `.ipynb_checkpoints`, …) are skipped with a note ([`crate::data::folder`]).
 pub fn read_png_folder(dir: &Path) -> Result<LabelledImages, ImageError> {
+    use super::folder::list_folder;
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ImageError::Io { path, source }
     };
-    let mut classes: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io(dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    classes.sort();
-    let mut out = LabelledImages::default();
-    for class_dir in classes {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&class_dir)
-            .map_err(io(&class_dir))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png")))
-            .collect();
+    let classes = list_folder(dir, |p| p.is_dir()).map_err(io(dir))?;
+    let mut out = LabelledImages { notes: classes.note(dir).into_iter().collect(), ..LabelledImages::default() };
+    for class_dir in classes.entries {
+        let listing = list_folder(&class_dir, |p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("png"))).map_err(io(&class_dir))?;
+        out.notes.extend(listing.note(&class_dir));
+        let files = listing.entries;
         if files.is_empty() {
             continue;
         }
-        files.sort();
         let label = out.classes.len() as u32;
         out.classes.push(class_dir.file_name().unwrap_or_default().to_string_lossy().to_string());
         for f in files {
@@ -390,8 +386,14 @@ mod tests {
             std::fs::create_dir_all(dir.path().join(class)).unwrap();
             save_png(&dir.path().join(class).join("x.png"), img).unwrap();
         }
+        // macOS AppleDouble beside an image and a notebook's checkpoint folder: not data.
+        std::fs::write(dir.path().join("a").join("._x.png"), [0u8, 5, 22, 7]).unwrap();
+        std::fs::create_dir_all(dir.path().join(".ipynb_checkpoints")).unwrap();
+        save_png(&dir.path().join(".ipynb_checkpoints").join("x.png"), &a).unwrap();
         let set = read_png_folder(dir.path()).unwrap();
         assert_eq!(set.classes, vec!["a", "b"]);
+        assert_eq!(set.notes.len(), 2, "{:?}", set.notes);
+        assert!(set.notes[0].contains(".ipynb_checkpoints") && set.notes[1].contains("._x.png"), "{:?}", set.notes);
         assert_eq!(set.labels, vec![0, 1]);
         assert_eq!((set.images[0][0], set.images[0][1], set.images[1][5]), (255, 0, 128));
         let grid = dir.path().join("grid.png");

@@ -8,6 +8,7 @@ pub mod benchmarks;
 pub mod compressed;
 pub mod dna2text;
 pub mod fasta;
+pub mod folder;
 pub mod needle;
 pub mod images;
 pub mod sft;
@@ -28,9 +29,12 @@ pub enum DataError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    /// A compression gfm does not read, or UTF-16 text (the cause names the file and the fix).
+    #[error("{cause}")]
+    Unreadable { cause: std::io::Error },
     #[error("{path} holds no FASTA records (the file is empty); point to a FASTA file (.fa, .fa.gz) with at least one '>' record")]
     NoRecords { path: PathBuf },
-    #[error("{path} is not a readable FASTA file: {cause}")]
+    #[error("{path} is not a readable FASTA file: {cause}; check that the file is complete (a truncated .gz fails here) and is FASTA or FASTQ text, records starting with '>' (or '@')")]
     Parse {
         path: PathBuf,
         cause: needletail::errors::ParseError,

@@ -145,6 +145,7 @@ pub fn embed_fasta<B: Kernels>(
         ids: records.iter().map(|r| r.name.clone()).collect(),
         dim: model.d_model(),
         values,
+        notes: Vec::new(),
     };
     let files = write_table(&table, out)?;
     Ok(EmbedSummary { records: records.len(), dim: table.dim, truncated, files })

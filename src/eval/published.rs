@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn every_suite_task_is_listed_with_the_metric_gfm_scores() {
         use crate::config::SuiteBenchmark;
-        use crate::recipes::suite::plan::{benchmark_tasks, task_metric};
+        use crate::config::suite_tasks::{benchmark_tasks, task_metric};
         for bench in [SuiteBenchmark::Gb, SuiteBenchmark::Nt] {
             let listed = tasks_of(bench.as_str());
             for name in benchmark_tasks(bench) {

@@ -78,6 +78,9 @@ fn tensor_headers(dir: &Path) -> Result<BTreeMap<String, TensorHeader>, ImportEr
             return Err(bad(format!("shard \"{shard}\" is not a file name inside the checkpoint directory")));
         }
         if !shards.contains_key(shard.as_str()) {
+            if !dir.join(shard).is_file() {
+                return Err(bad(format!("it lists shard \"{shard}\", which is not in {}; copy every shard the index names (an interrupted download leaves some out)", dir.display())));
+            }
             shards.insert(shard, read_header(&dir.join(shard))?);
         }
     }

@@ -122,7 +122,7 @@ pub enum ImportError {
 pub enum ExportError {
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
-    #[error("{src} is neither a run directory (with config.toml and step_NNNNNNN/ checkpoints) nor a checkpoint directory (with manifest.toml) inside one")]
+    #[error("{src} is neither a run directory (with config.toml and step_NNNNNNN/ checkpoints) nor a checkpoint directory (with manifest.toml) inside one; give a run directory (<out_dir>/<name>/<run id>) or one of its step_NNNNNNN folders")]
     NotARun { src: PathBuf },
     #[error("cannot read the model shape from {path}: {reason}")]
     RunConfig { path: PathBuf, reason: String },
@@ -132,7 +132,7 @@ pub enum ExportError {
     Import(#[from] ImportError),
     #[error("{tokenizer} has {tokens} tokens but the model has only {rows} embedding rows")]
     TokenizerTooLarge { tokenizer: PathBuf, tokens: usize, rows: usize },
-    #[error("cannot load the model record of {dir}: {message}")]
+    #[error("cannot load the model record of {dir}: {message}; its model.mpk is not the OLMo model of this run's config.toml, so export a checkpoint that `gfm run` wrote for this run")]
     Record { dir: PathBuf, message: String },
     #[error("the {format} layout cannot represent {what}; export with --format hf_olmo instead, which can")]
     NotRepresentable { format: ExportFormat, what: String },

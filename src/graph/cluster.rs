@@ -40,6 +40,8 @@ pub struct ClusterSummary {
     /// Genes with a reference label and the scores over them.
     pub labelled: usize,
     pub scores: Option<(f64, f64, f64)>,
+    /// The table reader's notes (which columns became the embedding, what it skipped).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +104,7 @@ pub fn cluster_tables(options: &ClusterOptions) -> Result<Vec<ClusterSummary>, C
         let count = clusters.iter().max().map_or(0, |m| m + 1);
         let title = format!("{modality}: UMAP, {count} Leiden clusters (k = {}, resolution {})", options.k, options.resolution);
         scatter(&options.out.join(format!("umap_{modality}.png")), &title, &layout, &clusters)?;
-        let mut summary = ClusterSummary { modality: modality.clone(), genes: table.ids.len(), clusters: count, labelled: 0, scores: None };
+        let mut summary = ClusterSummary { modality: modality.clone(), genes: table.ids.len(), clusters: count, labelled: 0, scores: None, notes: table.notes.clone() };
         if let Some(reference) = &reference {
             let (mut found, mut truth, mut points, mut names) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (i, id) in table.ids.iter().enumerate() {

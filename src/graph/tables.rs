@@ -67,7 +67,7 @@ mod tests {
             }
         }
         let ids = (0..n).map(|i| format!("g{i}")).collect();
-        (EmbeddingTable { modality: "test".into(), ids, dim, values }, labels)
+        (EmbeddingTable { modality: "test".into(), ids, dim, values, notes: Vec::new() }, labels)
     }
 
     #[test]

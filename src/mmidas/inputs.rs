@@ -1,14 +1,17 @@
 //! Readers for per-modality gene embedding tables: `.npy`/`.npz` + ids file, safetensors + ids
-//! file, parquet (id column + numeric or list columns), and CSV/TSV (optionally gzipped) with the id in the first column.
+//! file, parquet (id column + numeric or list columns, in `parquet_table.rs`), and CSV/TSV
+//! (optionally gzipped) with the id in the first column. Index columns that dataframe libraries
+//! write are recognised and skipped (`columns.rs`); each table's notes say which columns became
+//! the embedding.
 //!
 //! Every reader checks sizes against the file length before allocating, then hands the rows to
 //! [`finish`], which rejects empty tables, duplicate ids and non-finite values.
 
 use std::collections::HashMap;
-use std::fs::File;
-
 use std::path::Path;
 
+use super::columns::{delimiter_name, embedding_note, is_pandas_index_level, is_unnamed, sniff_delimiter};
+use super::parquet_table::read_parquet;
 use super::config::TableFormat;
 use super::npy::{read_npy, read_npz};
 use super::{EmbeddingTable, InputError};
@@ -21,11 +24,12 @@ pub fn read_table(
     modality: &str,
 ) -> Result<EmbeddingTable, InputError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let mut notes = Vec::new();
     let (ids, dim, values) = if name.ends_with(".npz") {
         let (rows, dim, values) = read_npz(path, None)?;
         (read_ids_for(path, ids_path, rows)?, dim, values)
     } else if name.ends_with(".parquet") {
-        read_parquet(path, None)?
+        read_parquet(path, None, &mut notes)?
     } else if name.ends_with(".npy") {
         let (rows, dim, values) = read_npy(path)?;
         (read_ids_for(path, ids_path, rows)?, dim, values)
@@ -33,9 +37,9 @@ pub fn read_table(
         let (rows, dim, values) = read_safetensors(path)?;
         (read_ids_for(path, ids_path, rows)?, dim, values)
     } else {
-        read_delimited(path)?
+        read_delimited(path, &mut notes)?
     };
-    finish(path, modality, ids, dim, values)
+    finish(path, modality, ids, dim, values, notes)
 }
 
 /// Read one modality's table in an explicit format (`Auto`: by extension, as [`read_table`]).
@@ -47,6 +51,7 @@ pub fn read_table_as(
     format: TableFormat,
     array: Option<&str>,
 ) -> Result<EmbeddingTable, InputError> {
+    let mut notes = Vec::new();
     let (ids, dim, values) = match format {
         TableFormat::Auto => return read_table(path, ids_path, modality),
         TableFormat::Npy => {
@@ -57,17 +62,17 @@ pub fn read_table_as(
             let (rows, dim, values) = read_safetensors(path)?;
             (read_ids_for(path, ids_path, rows)?, dim, values)
         }
-        TableFormat::Delimited => read_delimited(path)?,
+        TableFormat::Delimited => read_delimited(path, &mut notes)?,
         TableFormat::Npz => {
             let (rows, dim, values) = read_npz(path, array)?;
             (read_ids_for(path, ids_path, rows)?, dim, values)
         }
-        TableFormat::Parquet => read_parquet(path, array)?,
+        TableFormat::Parquet => read_parquet(path, array, &mut notes)?,
         TableFormat::MnistIdx => {
             return Err(format_err(path, "mnist_idx tables are read by mmidas::load_modalities (they need a view)"))
         }
     };
-    finish(path, modality, ids, dim, values)
+    finish(path, modality, ids, dim, values, notes)
 }
 
 pub(super) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InputError + '_ {
@@ -89,6 +94,7 @@ fn finish(
     ids: Vec<String>,
     dim: usize,
     values: Vec<f32>,
+    notes: Vec<String>,
 ) -> Result<EmbeddingTable, InputError> {
     if ids.is_empty() || dim == 0 {
         return Err(InputError::Empty { path: path.to_path_buf(), rows: ids.len(), dim });
@@ -114,7 +120,7 @@ fn finish(
             value: values[i],
         });
     }
-    Ok(EmbeddingTable { modality: modality.to_string(), ids, dim, values })
+    Ok(EmbeddingTable { modality: modality.to_string(), ids, dim, values, notes })
 }
 
 /// Ids file for a matrix format: one id per line, blank lines ignored, count must match `rows`.
@@ -164,7 +170,7 @@ pub(super) fn check_size(path: &Path, expected: u64, available: u64) -> Result<(
         return Err(format_err(
             path,
             format!(
-                "{} trailing bytes after the {expected} data bytes; the file may be corrupt",
+                "{} trailing bytes after the {expected} data bytes; the file may be corrupt; re-export it",
                 available - expected
             ),
         ));
@@ -172,90 +178,12 @@ pub(super) fn check_size(path: &Path, expected: u64, available: u64) -> Result<(
     Ok(())
 }
 
-/// One parquet value as a number, or `None` if it is not numeric.
-fn parquet_number(field: &parquet::record::Field) -> Option<f32> {
-    use parquet::record::Field as F;
-    Some(match field {
-        F::Float(v) => *v,
-        F::Double(v) => *v as f32,
-        F::Float16(v) => v.to_f32(),
-        F::Int(v) => *v as f32,
-        F::Long(v) => *v as f32,
-        F::Short(v) => *v as f32,
-        F::Byte(v) => *v as f32,
-        F::UInt(v) => *v as f32,
-        F::UShort(v) => *v as f32,
-        F::UByte(v) => *v as f32,
-        F::ULong(v) => *v as f32,
-        F::Null => f32::NAN,
-        _ => return None,
-    })
-}
-
-/// Parquet with an id column (`id_column`, default the first) and either numeric columns or one
-/// list-of-numbers column per row. Read with the row API (no arrow); fine for gene-sized tables.
-fn read_parquet(path: &Path, id_column: Option<&str>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
-    // The `parquet` crate panics on some malformed footers (see `crate::library_panic`).
-    crate::library_panic::catch(|| read_parquet_rows(path, id_column)).unwrap_or_else(|message| {
-        Err(format_err(path, format!("the parquet library failed on this file ({message}); it is not a readable parquet table")))
-    })
-}
-
-fn read_parquet_rows(path: &Path, id_column: Option<&str>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
-    use parquet::file::reader::SerializedFileReader;
-    use parquet::record::Field as F;
-    let file = File::open(path).map_err(io_err(path))?;
-    let pq_err = |e: parquet::errors::ParquetError| format_err(path, format!("parquet: {e}"));
-    let reader = SerializedFileReader::new(file).map_err(pq_err)?;
-    let (mut ids, mut values, mut dim) = (Vec::new(), Vec::new(), None::<usize>);
-    for (r, row) in reader.into_iter().enumerate() {
-        let row = row.map_err(pq_err)?;
-        let line = r as u64 + 1;
-        let columns: Vec<(&String, &F)> = row.get_column_iter().collect();
-        let id_at = match id_column {
-            Some(name) => columns.iter().position(|(n, _)| n.as_str() == name).ok_or_else(|| {
-                let have: Vec<&String> = columns.iter().map(|(n, _)| *n).collect();
-                format_err(path, format!("no id column {name:?}; columns are {have:?}"))
-            })?,
-            None => 0,
-        };
-        let id = match columns.get(id_at).map(|c| c.1) {
-            Some(F::Str(s)) => s.clone(),
-            Some(F::Int(v)) => v.to_string(),
-            Some(F::Long(v)) => v.to_string(),
-            other => return Err(format_err(path, format!("row {line}: id column holds {other:?}, not a string or integer"))),
-        };
-        let before = values.len();
-        for (c, (name, field)) in columns.iter().enumerate().filter(|(c, _)| *c != id_at) {
-            let bad = || InputError::BadNumber { path: path.to_path_buf(), line, column: c + 1, value: format!("{name} = {field}") };
-            match field {
-                F::ListInternal(list) => {
-                    for e in list.elements() {
-                        values.push(parquet_number(e).ok_or_else(bad)?);
-                    }
-                }
-                other => values.push(parquet_number(other).ok_or_else(bad)?),
-            }
-        }
-        let found = values.len() - before;
-        match dim {
-            None => dim = Some(found),
-            Some(expected) if expected != found => {
-                return Err(InputError::Ragged { path: path.to_path_buf(), line, expected: expected + 1, found: found + 1 })
-            }
-            _ => {}
-        }
-        ids.push(id);
-    }
-    Ok((ids, dim.unwrap_or(0), values))
-}
-
 /// Safetensors file holding exactly one 2-D F32/F64/BF16/F16 tensor, read by the one
 /// safetensors reader (`export::safetensors_file`, which validates the header first).
 fn read_safetensors(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
     use crate::export::safetensors_file::{read_header, read_tensor};
     let fail = |e: crate::export::ImportError| match e {
-        crate::export::ImportError::BadSafetensors { reason, .. } => format_err(path, format!("invalid safetensors file: {reason}")),
+        crate::export::ImportError::BadSafetensors { reason, .. } => format_err(path, format!("invalid safetensors file: {reason}; re-export it (one (genes, dim) tensor, e.g. safetensors.numpy.save_file)")),
         other => format_err(path, other.to_string()),
     };
     let header = read_header(path).map_err(fail)?;
@@ -276,24 +204,44 @@ fn read_safetensors(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError>
     Ok((rows, dim, tensor.data))
 }
 
-/// CSV/TSV with a header row; gzip detected by magic bytes, tab delimiter for `.tsv`/`.txt`.
-fn read_delimited(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
-    let reader = crate::data::compressed::open_maybe_gz(path).map_err(io_err(path))?;
+/// CSV/TSV with a header row; gzip detected by magic bytes. The delimiter is tab for
+/// `.tsv`/`.txt` and comma otherwise, unless the header holds none of it and holds tabs, commas
+/// or semicolons ([`sniff_delimiter`]): then the sniffed one is used and `notes` says so.
+///
+/// The id is the first column, except that a first column with no name (empty or pandas'
+/// `Unnamed: <n>`) whose every value is an integer, followed by a column that is not all
+/// numbers, is the index pandas' `to_csv` writes beside the ids: it is skipped and the id is the
+/// next column (with only numbers after it, the index is the only id and stays the id).
+/// `__index_level_<n>__` columns are skipped too.
+fn read_delimited(path: &Path, notes: &mut Vec<String>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, crate::data::compressed::open_text(path).map_err(io_err(path))?);
     let name = path.to_string_lossy().to_ascii_lowercase();
     let stem = name.strip_suffix(".gz").unwrap_or(&name);
-    let delimiter = if stem.ends_with(".tsv") || stem.ends_with(".txt") { b'\t' } else { b',' };
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(reader);
-    let csv_err = |e: csv::Error| format_err(path, format!("CSV: {e}"));
-    let width = csv.headers().map_err(csv_err)?.len();
-    if width < 2 {
-        let dim = width.saturating_sub(1);
-        return Err(InputError::Empty { path: path.to_path_buf(), rows: 0, dim });
+    let expected = if stem.ends_with(".tsv") || stem.ends_with(".txt") { b'\t' } else { b',' };
+    let head = reader.fill_buf().map_err(io_err(path))?;
+    if head.is_empty() {
+        return Err(InputError::Empty { path: path.to_path_buf(), rows: 0, dim: 0 });
     }
-    let (mut ids, mut values) = (Vec::new(), Vec::new());
+    let header: String = String::from_utf8_lossy(head.split(|&b| b == b'\n').next().unwrap_or(head)).chars().take(80).collect();
+    let Some(delimiter) = sniff_delimiter(head, expected) else {
+        let rows = head.iter().filter(|&&b| b == b'\n').count();
+        let msg = format!(
+            "the header {header:?} holds no tab, comma or semicolon, so the table has one column; an embedding table is a header \
+             and rows of `id,value,value,…` (comma for .csv, tab for .tsv/.txt){}",
+            if rows == 0 { " (no line break was found either: is this a text table?)" } else { "" }
+        );
+        return Err(format_err(path, msg));
+    };
+    if delimiter != expected {
+        let (found, wanted) = (delimiter_name(delimiter), delimiter_name(expected));
+        notes.push(format!("{}: read as {found}-separated: its header {header:?} holds no {wanted} (the delimiter its name implies)", path.display()));
+    }
+    let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_reader(reader);
+    let csv_err = |e: csv::Error| format_err(path, format!("CSV: {e}"));
+    let names: Vec<String> = csv.headers().map_err(csv_err)?.iter().map(|h| h.trim().to_string()).collect();
+    let width = names.len();
+    let mut records = Vec::new();
     for record in csv.records() {
         let record = record.map_err(csv_err)?;
         let line = record.position().map_or(0, |p| p.line());
@@ -301,8 +249,26 @@ fn read_delimited(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>), InputEr
             let (expected, found) = (width, record.len());
             return Err(InputError::Ragged { path: path.to_path_buf(), line, expected, found });
         }
-        ids.push(record[0].trim().to_string());
-        for (column, field) in record.iter().enumerate().skip(1) {
+        records.push(record);
+    }
+    let integer_column = |c: usize| !records.is_empty() && records.iter().all(|r| r[c].trim().parse::<i64>().is_ok());
+    let numeric_column = |c: usize| records.iter().all(|r| r[c].trim().parse::<f32>().is_ok());
+    // The unnamed integer index is skipped only when the next column can hold the ids.
+    let csv_index = width > 2 && is_unnamed(&names[0]) && integer_column(0) && !numeric_column(1);
+    let skip: Vec<usize> = (0..width).filter(|&c| is_pandas_index_level(&names[c]) || (c == 0 && csv_index)).collect();
+    let Some(id_at) = (0..width).find(|c| !skip.contains(c)) else {
+        return Err(InputError::Empty { path: path.to_path_buf(), rows: records.len(), dim: 0 });
+    };
+    let value_at: Vec<usize> = (id_at + 1..width).filter(|c| !skip.contains(c)).collect();
+    if value_at.is_empty() {
+        return Err(InputError::Empty { path: path.to_path_buf(), rows: records.len(), dim: 0 });
+    }
+    let (mut ids, mut values) = (Vec::new(), Vec::with_capacity(records.len() * value_at.len()));
+    for record in &records {
+        let line = record.position().map_or(0, |p| p.line());
+        ids.push(record[id_at].trim().to_string());
+        for &column in &value_at {
+            let field = &record[column];
             let v: f32 = field.trim().parse().map_err(|_| InputError::BadNumber {
                 path: path.to_path_buf(),
                 line,
@@ -312,7 +278,11 @@ fn read_delimited(path: &Path) -> Result<(Vec<String>, usize, Vec<f32>), InputEr
             values.push(v);
         }
     }
-    Ok((ids, width - 1, values))
+    let skipped: Vec<(String, &str)> = skip.iter().map(|&c| (names[c].clone(), "unnamed integer index column, as pandas to_csv writes it")).collect();
+    let value_names: Vec<String> = value_at.iter().map(|&c| names[c].clone()).collect();
+    let id_name = if names[id_at].is_empty() { format!("{}", id_at + 1) } else { names[id_at].clone() };
+    notes.push(embedding_note(path, &id_name, &value_names, value_at.len(), &skipped));
+    Ok((ids, value_at.len(), values))
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pub fn read_images(path: &Path, view: MnistView, limit: usize, modality: &str) -
         }
     }
     let dim = if n == 0 { 0 } else { values.len() / n };
-    Ok(EmbeddingTable { modality: modality.to_string(), ids: (0..n).map(image_id).collect(), dim, values })
+    Ok(EmbeddingTable { modality: modality.to_string(), ids: (0..n).map(image_id).collect(), dim, values, notes: Vec::new() })
 }
 
 /// `(id, digit)` for every label in an IDX label file.

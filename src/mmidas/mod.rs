@@ -8,10 +8,12 @@
 
 pub mod config;
 pub mod dataset;
+mod columns;
 mod inputs;
 pub mod loss;
 mod mnist;
 mod npy;
+mod parquet_table;
 pub mod model;
 pub mod prune;
 pub mod write;
@@ -30,6 +32,9 @@ pub struct EmbeddingTable {
     pub dim: usize,
     /// `[ids.len() * dim]`, row-major.
     pub values: Vec<f32>,
+    /// What the reader decided that the caller should print: which columns became the
+    /// embedding, index columns skipped, a sniffed delimiter. Empty for formats without choices.
+    pub notes: Vec<String>,
 }
 
 /// Tables restricted to the genes all modalities share, every table's rows in `ids` order.
@@ -59,7 +64,7 @@ pub enum InputError {
     NonFinite { path: PathBuf, row: usize, column: usize, id: String, value: f32 },
     #[error("{path}: line {line} has {found} columns but the header has {expected}; fix the row's delimiters")]
     Ragged { path: PathBuf, line: u64, expected: usize, found: usize },
-    #[error("{path}: line {line}, column {column}: {value:?} is not a number")]
+    #[error("{path}: line {line}, column {column}: {value:?} is not a number; every column after the gene id is an embedding value, so fix the value or drop the column")]
     BadNumber { path: PathBuf, line: u64, column: usize, value: String },
     #[error("{ids_path} lists {ids} ids but {path} has {rows} rows; the ids file needs one id per row, in order")]
     IdCount { path: PathBuf, ids_path: PathBuf, ids: usize, rows: usize },
@@ -114,7 +119,7 @@ pub fn align(tables: Vec<EmbeddingTable>) -> Result<Aligned, InputError> {
                 let row = m[id.as_str()];
                 values.extend_from_slice(&t.values[row * t.dim..(row + 1) * t.dim]);
             }
-            EmbeddingTable { modality: t.modality.clone(), ids: ids.clone(), dim: t.dim, values }
+            EmbeddingTable { modality: t.modality.clone(), ids: ids.clone(), dim: t.dim, values, notes: t.notes.clone() }
         })
         .collect();
     Ok(Aligned { ids, tables: aligned, missing })
@@ -161,6 +166,7 @@ mod tests {
             ids: ids.iter().map(|s| s.to_string()).collect(),
             dim,
             values: values.to_vec(),
+            notes: Vec::new(),
         }
     }
 
@@ -251,7 +257,7 @@ mod tests {
         gz.write_all(tsv.as_bytes()).unwrap();
         let path = write(dir.path(), "e.tsv.gz", &gz.finish().unwrap());
         let t2 = read_table(&path, None, "rna").unwrap();
-        assert_eq!(t2, t);
+        assert_eq!((&t2.ids, t2.dim, &t2.values), (&t.ids, t.dim, &t.values));
     }
 
     #[test]
@@ -328,7 +334,8 @@ mod tests {
         let cols = read_table(&fx.join("columns.parquet"), None, "rna").unwrap();
         assert_eq!((cols.ids.clone(), cols.dim, cols.values.as_slice()), (vec!["g1".to_string(), "g2".into(), "g3".into()], 2, VALUES.as_slice()));
         let list = read_table(&fx.join("list.parquet"), None, "rna").unwrap();
-        assert_eq!(list, cols);
+        assert_eq!((&list.ids, list.dim, &list.values), (&cols.ids, cols.dim, &cols.values));
+        assert!(cols.notes[0].ends_with("embedding of 2 values from 2 columns `d1` … `d2`"), "{:?}", cols.notes);
         let err = read_table(&fx.join("ragged.parquet"), None, "rna").unwrap_err();
         assert!(matches!(err, InputError::Ragged { line: 2, .. }), "{err}");
         let err = read_table(&fx.join("dup.parquet"), None, "rna").unwrap_err();

@@ -17,6 +17,7 @@ pub(super) fn decode<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f32) -
 
 /// NumPy `.npy` v1/v2/v3: little-endian `<f4`/`<f8`, C order, 2-D.
 pub(super) fn read_npy(path: &Path) -> Result<(usize, usize, Vec<f32>), InputError> {
+    crate::data::compressed::refuse_compressed(path).map_err(io_err(path))?;
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     parse_npy(path, &bytes)
 }
@@ -32,7 +33,7 @@ fn parse_npy(path: &Path, bytes: &[u8]) -> Result<(usize, usize, Vec<f32>), Inpu
     let mut prefix = [0u8; 12];
     prefix[..got].copy_from_slice(&bytes[..got]);
     if &prefix[..6] != NPY_MAGIC {
-        return Err(bad("missing the \\x93NUMPY magic; is this a .npy file?".into()));
+        return Err(bad("missing the \\x93NUMPY magic, so it is not a .npy file; write the matrix with `np.save`".into()));
     }
     let (header_len, header_start) = match prefix[6] {
         1 => (u16::from_le_bytes([prefix[8], prefix[9]]) as u64, 10u64),
@@ -94,11 +95,11 @@ fn parse_npy(path: &Path, bytes: &[u8]) -> Result<(usize, usize, Vec<f32>), Inpu
 pub(super) fn read_npz(path: &Path, array: Option<&str>) -> Result<(usize, usize, Vec<f32>), InputError> {
     let file = File::open(path).map_err(io_err(path))?;
     let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| format_err(path, format!("not a readable .npz (zip) archive: {e}")))?;
+        .map_err(|e| format_err(path, format!("not a readable .npz (zip) archive: {e}; check that the file is complete, or write it again with `np.savez`")))?;
     let names: Vec<String> = zip.file_names().map(|n| n.trim_end_matches(".npy").to_string()).collect();
     let index = match array {
         Some(want) => names.iter().position(|n| n == want.trim_end_matches(".npy")).ok_or_else(|| {
-            format_err(path, format!("no array {want:?} in the archive; it holds {names:?}"))
+            format_err(path, format!("no array {want:?} in the archive; it holds {names:?}: name one of them with `array = \"...\"`"))
         })?,
         None if names.len() == 1 => 0,
         None => {

@@ -102,6 +102,7 @@ mod tests {
             ids: vec!["geneA".into(), "geneB".into(), "geneC".into()],
             dim: 2,
             values: vec![0.1, -2.5e-7, 3.0, f32::MAX, -0.0, 1.0 / 3.0],
+            notes: Vec::new(),
         }
     }
 

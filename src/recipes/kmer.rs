@@ -185,6 +185,9 @@ impl Recipe for KmerBaseline {
         let b = &exp.baseline;
         let k = b.k;
         let task = load_task(spec, b.valid_fraction, exp.seed)?;
+        for note in &task.notes {
+            session.say(note);
+        }
         session.say(&format!(
             "task {}: {} train / {} valid / {} test; {k}-mer frequencies ({} features)",
             task.name, task.train.len(), task.valid.len(), task.test.len(), 1usize << (2 * k)

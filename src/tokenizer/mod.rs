@@ -58,7 +58,7 @@ pub const MIN_VOCAB_SIZE: usize = SPECIAL_TOKENS.len() + 4;
 pub enum TokenizerError {
     #[error("{path}: the tokenizers library failed on this file ({message}); it is not a tokenizer gfm can use: train one with gfm (the [tokenizer] section) or fix the file")]
     LibraryPanic { path: PathBuf, message: String },
-    #[error("cannot read tokenizer file {path}: {cause}")]
+    #[error("cannot read tokenizer file {path}: {cause}; check the path")]
     Read {
         path: PathBuf,
         cause: std::io::Error,
@@ -68,7 +68,7 @@ pub enum TokenizerError {
         path: PathBuf,
         cause: tokenizers::Error,
     },
-    #[error("{path}: special token {token} has id {found:?}, but gfm needs [UNK]=0 [CLS]=1 [SEP]=2 [PAD]=3 [MASK]=4; retrain the tokenizer or use one with these ids")]
+    #[error("{path}: special token {token} {}, but gfm needs [UNK]=0 [CLS]=1 [SEP]=2 [PAD]=3 [MASK]=4; retrain the tokenizer or use one with these ids", .found.map_or("is not in the vocabulary".to_string(), |id| format!("has id {id}")))]
     SpecialId {
         path: PathBuf,
         token: &'static str,

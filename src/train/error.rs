@@ -3,6 +3,23 @@
 
 use std::path::PathBuf;
 
+/// The message of `e` followed by each cause (`e: cause: cause`), except causes whose text the
+/// message already holds: most of gfm's errors interpolate their `source` (`cannot read {path}:
+/// {source}`), and printing the chain as well (anyhow's `{:#}`) showed each cause twice.
+pub fn report(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("cannot create run directory {path}: {source}")]
@@ -63,8 +80,16 @@ pub enum RunError {
     NeedleTooLong { dropped: usize, total: usize, context: usize, length_bp: usize },
     #[error("needle_in_dna: a {length_bp} bp prompt plus 50 generated tokens does not fit context {context}; lower needle.length_bp")]
     PromptTooLong { length_bp: usize, context: usize },
-    #[error("dna2func: {0}")]
-    Dna2func(String),
+    #[error("dna2func: {id}: empty answer; every row needs answer text")]
+    EmptyAnswer { id: String },
+    #[error("dna2func: {id}: no DNA fits model.context = {context} with dna2func.max_answer_tokens = {max_answer_tokens}; lower them or set dna2func.truncation = \"dna_left\"")]
+    NoDnaFits { id: String, context: usize, max_answer_tokens: usize },
+    #[error("kind = \"dna2func\" needs dna2func.{key} = \"<table.parquet>\"")]
+    Dna2funcTableUnset { key: &'static str },
+    #[error(transparent)]
+    Dna2TextTable(#[from] crate::data::dna2text::Dna2TextError),
+    #[error("dna2func: every training example was dropped as too long for context {context}; lower dna2func.window_bp")]
+    AllDropped { context: usize },
     #[error("mmidas: no pruning round finished")]
     NoRound,
     #[error(transparent)]
@@ -75,8 +100,6 @@ pub enum RunError {
     Metric(#[from] crate::eval::clustering::MetricError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error(transparent)]
-    Suite(#[from] crate::recipes::suite::plan::PlanError),
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
@@ -103,4 +126,22 @@ pub enum RunError {
     Backend(#[from] crate::backend::BackendError),
     #[error(transparent)]
     Log(#[from] crate::logging::LogError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A missing file's cause is printed once, as the message already holds it; a cause the
+    /// message does not hold is appended.
+    #[test]
+    fn report_prints_each_cause_once() {
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
+        let e = RunError::Read { path: "x/model-00002-of-00002.safetensors".into(), source: missing };
+        let outer = anyhow::Error::new(e);
+        assert_eq!(format!("{outer:#}").matches("os error 2").count(), 2, "the chain repeats the cause");
+        assert_eq!(report(outer.as_ref()), "cannot read x/model-00002-of-00002.safetensors: No such file or directory (os error 2)");
+        let wrapped = anyhow::Error::new(std::io::Error::other("inner")).context("outer");
+        assert_eq!(report(wrapped.as_ref()), "outer: inner");
+    }
 }

@@ -165,6 +165,21 @@ impl Session {
         Self::start(resolved, run_dir, early, started)
     }
 
+    /// For kinds whose checkpoints live below the run directory (MMIDAS rounds, a suite's
+    /// sub-runs): when resuming, continue in the experiment's newest run directory for which
+    /// `started` holds (`missing` says what none had); otherwise open a new run.
+    pub fn open_or_continue(resolved: &Resolved, resume: bool, started: impl Fn(&Path) -> bool, missing: &str) -> Result<Self, RunError> {
+        let exp = &resolved.experiment;
+        let dir = exp.run.out_dir.join(&exp.name);
+        if !resume {
+            return Self::open(resolved, false);
+        }
+        match crate::checkpoint::locate::locate(&dir, "config.toml", started) {
+            Some(found) => Self::open_in(resolved, found.run),
+            None => Err(RunError::NothingToResume { name: exp.name.clone(), dir, detail: missing.to_string() }),
+        }
+    }
+
     /// Continue in an existing run directory whose checkpoints live below it (MMIDAS keeps one
     /// loop run per pruning round in `K_NNN/`), keeping its record.
     pub fn open_in(resolved: &Resolved, path: PathBuf) -> Result<Self, RunError> {

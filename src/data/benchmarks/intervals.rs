@@ -15,6 +15,7 @@ use csv::ByteRecord;
 
 use super::table::{Delimiter, Table};
 use super::{reverse_complement, BenchmarkError, LabelledSeq};
+use crate::data::folder::list_folder;
 use crate::data::{read_fasta, AmbiguityPolicy};
 
 /// Where one FASTA record sits in genome coordinates.
@@ -196,11 +197,14 @@ pub struct GbStats {
     pub skipped_out_of_range: usize,
     /// The regions that were missing.
     pub missing_regions: BTreeSet<String>,
+    /// What the caller should print: hidden files skipped ([`crate::data::folder`]).
+    pub notes: Vec<String>,
 }
 
 /// Read one split of a GB interval dataset and cut each interval out of `reference`.
 ///
-/// Classes are the `<class>.csv.gz` (or `.csv`) files in `dataset_dir/split`, in name order;
+/// Classes are the `<class>.csv.gz` (or `.csv`) files in `dataset_dir/split`, in name order
+/// (hidden files skipped, with a note in [`GbStats::notes`]);
 /// each example's label is its class and its task the dataset directory's name. Rows keep file
 /// order. An absent region or an interval past the reference's end is an error naming the file
 /// and line, unless `options.skip_missing`.
@@ -218,12 +222,16 @@ pub fn read_gb_intervals(
             found: list_dir(dataset_dir, |p| p.is_dir()),
         });
     }
-    let class_files = list_dir(&split_dir, |p| p.is_file());
-    let classes: Vec<(String, PathBuf)> = class_files
+    let listing = list_folder(&split_dir, |p| p.is_file())
+        .map_err(|cause| BenchmarkError::Open { path: split_dir.clone(), cause })?;
+    let mut stats = GbStats { notes: listing.note(&split_dir).into_iter().collect(), ..GbStats::default() };
+    let classes: Vec<(String, PathBuf)> = listing
+        .entries
         .iter()
-        .filter_map(|name| {
+        .filter_map(|path| {
+            let name = path.file_name()?.to_str()?;
             let class = name.strip_suffix(".csv.gz").or(name.strip_suffix(".csv"))?;
-            Some((class.to_string(), split_dir.join(name)))
+            Some((class.to_string(), path.clone()))
         })
         .collect();
     if classes.is_empty() {
@@ -234,7 +242,6 @@ pub fn read_gb_intervals(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut examples = Vec::new();
-    let mut stats = GbStats::default();
     for (class, path) in classes {
         let mut table = Table::open(&path, Delimiter::Comma)?;
         let cols = [
@@ -326,17 +333,10 @@ fn parse_bounds(start: &str, end: &str) -> Result<(u64, u64), String> {
     Ok((s, e))
 }
 
-/// Names of the entries of `dir` that pass `keep`, sorted; empty if `dir` cannot be read.
+/// Names of the visible entries of `dir` that pass `keep`, sorted; empty if `dir` cannot be read.
 fn list_dir(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|entry| keep(&entry.path()))
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+    let listing = list_folder(dir, keep).unwrap_or_default();
+    listing.entries.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect()
 }
 
 /// Lookup key of a region name: without a `chr` prefix (any case), `M` as `MT`, and Ensembl

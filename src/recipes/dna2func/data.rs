@@ -25,10 +25,6 @@ pub fn gene_token(gene: &str) -> String {
     format!("[GENE_{gene}]")
 }
 
-fn other(e: impl std::fmt::Display) -> RunError {
-    RunError::Dna2func(e.to_string())
-}
-
 /// Ids of the added tokens.
 #[derive(Debug, Clone)]
 pub struct Dna2funcVocab {
@@ -45,14 +41,14 @@ pub fn expand(
     train: &[Dna2TextRecord],
     cfg: &Dna2funcSection,
 ) -> Result<Dna2funcVocab, RunError> {
-    let ids = tok.add_tokens(&[TASK_TOKEN, VAR_TOKEN]).map_err(other)?;
+    let ids = tok.add_tokens(&[TASK_TOKEN, VAR_TOKEN])?;
     if cfg.question == Dna2funcQuestion::Gene {
         let genes: BTreeSet<String> = train.iter().filter_map(|r| allele_gene(&r.question)).map(gene_token).collect();
         let mut names: Vec<&str> = genes.iter().map(String::as_str).collect();
         names.push(UNKNOWN_GENE);
-        tok.add_tokens(&names).map_err(other)?;
+        tok.add_tokens(&names)?;
     }
-    let text = expand_with_text(tok, text).map_err(other)?;
+    let text = expand_with_text(tok, text)?;
     Ok(Dna2funcVocab { task: ids[0], var: ids[1], text })
 }
 
@@ -107,19 +103,16 @@ pub fn prepare(
 ) -> Result<Vec<Prepared>, RunError> {
     let mut out = Vec::with_capacity(records.len());
     for r in records {
-        let format = SftFormat::new(prefix_tokens(r, cfg, vocab, tok), 1, context, cfg.truncation).map_err(other)?;
+        let format = SftFormat::new(prefix_tokens(r, cfg, vocab, tok), 1, context, cfg.truncation)?;
         let dna = dna_tokens(r, cfg, vocab, tok)?;
-        let answer = text.encode(&r.answer).map_err(other)?;
+        let answer = text.encode(&r.answer)?;
         if answer.is_empty() {
-            return Err(RunError::Dna2func(format!("{}: empty answer", r.id)));
+            return Err(RunError::EmptyAnswer { id: r.id.clone() });
         }
-        let example = format.example(&dna, &vocab.text.to_model(&answer), stats).map_err(other)?;
-        let prompt = format.generation_prompt(&dna, cfg.max_answer_tokens).ok_or_else(|| {
-            RunError::Dna2func(format!(
-                "{}: no DNA fits model.context = {context} with max_answer_tokens = {}; lower them or set truncation = \"dna_left\"",
-                r.id, cfg.max_answer_tokens
-            ))
-        })?;
+        let example = format.example(&dna, &vocab.text.to_model(&answer), stats)?;
+        let prompt = format
+            .generation_prompt(&dna, cfg.max_answer_tokens)
+            .ok_or_else(|| RunError::NoDnaFits { id: r.id.clone(), context, max_answer_tokens: cfg.max_answer_tokens })?;
         out.push(Prepared { id: r.id.clone(), answer: r.answer.clone(), prompt, example });
     }
     Ok(out)

@@ -99,9 +99,9 @@ impl<B: Kernels> GenerationScore<B> for Dna2funcEval {
     }
 }
 
-fn table(path: &Option<std::path::PathBuf>, key: &str) -> Result<Vec<crate::data::dna2text::Dna2TextRecord>, RunError> {
-    let p = path.as_ref().ok_or_else(|| RunError::Dna2func(format!("dna2func.{key} is not set")))?;
-    read_dna2text(p).map_err(|e| RunError::Dna2func(e.to_string()))
+fn table(path: &Option<std::path::PathBuf>, key: &'static str) -> Result<Vec<crate::data::dna2text::Dna2TextRecord>, RunError> {
+    let p = path.as_ref().ok_or(RunError::Dna2funcTableUnset { key })?;
+    Ok(read_dna2text(p)?)
 }
 
 /// `kind = "dna2func"`.
@@ -154,7 +154,7 @@ impl Recipe for Dna2func {
         session.say(&format!("SFT examples: {} kept, {} truncated ({:?}), {} dropped as too long", stats.kept, stats.truncated, cfg.truncation, stats.dropped));
         let train_ex: Vec<SftExample> = train.iter().filter_map(|p| p.example.clone()).collect();
         if train_ex.is_empty() {
-            return Err(RunError::Dna2func(format!("every training example was dropped as too long for context {ctx}; lower dna2func.window_bp")));
+            return Err(RunError::AllDropped { context: ctx });
         }
         let valid_ex: Vec<SftExample> = valid.iter().filter_map(|p| p.example.clone()).collect();
         let majority = majority_answer(&train_rec).unwrap_or_default();

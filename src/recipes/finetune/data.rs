@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::{TaskFormat, TaskSpec};
 use crate::data::benchmarks::{
-    nt_metric, read_gb_intervals, read_nt, read_table, stratified_split, GbOptions, LabelledSeq, Reference, ReferenceSpec,
+    is_gb_cache, nt_metric, read_gb_cache, read_gb_intervals, read_nt, read_table, stratified_split, GbOptions, LabelledSeq, Reference, ReferenceSpec,
     TableSpec, GB_METRIC,
 };
 use crate::data::sft::{SftExample, SftFormat, SftStats};
@@ -26,6 +26,8 @@ pub struct TaskData {
     pub train: Vec<LabelledSeq>,
     pub valid: Vec<LabelledSeq>,
     pub test: Vec<LabelledSeq>,
+    /// What the readers did that the caller should print (layout used, hidden files skipped).
+    pub notes: Vec<String>,
 }
 
 fn bad(task: &str, message: impl std::fmt::Display) -> RunError {
@@ -52,18 +54,35 @@ pub fn load_task(spec: &TaskSpec, valid_fraction: f64, seed: u64) -> Result<Task
         let which = vec![spec.nt_task.clone().unwrap_or_else(|| spec.name.clone())];
         read_nt(path, Some(&which)).map_err(|e| bad(name, e))
     };
+    let mut notes = Vec::new();
     let (train_all, test): (Vec<LabelledSeq>, Option<Vec<LabelledSeq>>) = match spec.format {
         TaskFormat::Table => (table(&spec.path)?, spec.test_path.as_deref().map(table).transpose()?),
         TaskFormat::NucleotideTransformer => (nt(&spec.path)?, spec.test_path.as_deref().map(nt).transpose()?),
+        TaskFormat::GenomicBenchmarks if is_gb_cache(&spec.path) => {
+            let (train, train_notes) = read_gb_cache(&spec.path, "train").map_err(|e| bad(name, e))?;
+            let (test, test_notes) = read_gb_cache(&spec.path, "test").map_err(|e| bad(name, e))?;
+            notes.push(format!("{}: Genomic Benchmarks download-cache layout (<split>/<class>/<n>.txt)", spec.path.display()));
+            if spec.reference.is_some() {
+                notes.push("the cache layout holds its sequences, so `reference` is not read".into());
+            }
+            notes.extend(train_notes.into_iter().chain(test_notes));
+            (train, Some(test))
+        }
         TaskFormat::GenomicBenchmarks => {
-            let reference = spec.reference.as_ref().ok_or_else(|| bad(name, "genomic_benchmarks needs `reference`"))?;
+            let reference = spec.reference.as_ref().ok_or_else(|| {
+                bad(name, format!("{} is the Genomic Benchmarks interval layout (<split>/<class>.csv.gz), which needs reference = \"<FASTA>\"", spec.path.display()))
+            })?;
             let reference = Reference::load(&ReferenceSpec::new(reference)).map_err(|e| bad(name, e))?;
             let opts = GbOptions { skip_missing: false };
-            let (train, _) = read_gb_intervals(&spec.path, "train", &reference, &opts).map_err(|e| bad(name, e))?;
-            let (test, _) = read_gb_intervals(&spec.path, "test", &reference, &opts).map_err(|e| bad(name, e))?;
+            let (train, train_stats) = read_gb_intervals(&spec.path, "train", &reference, &opts).map_err(|e| bad(name, e))?;
+            let (test, test_stats) = read_gb_intervals(&spec.path, "test", &reference, &opts).map_err(|e| bad(name, e))?;
+            notes.extend(train_stats.notes.into_iter().chain(test_stats.notes));
             (train, Some(test))
         }
     };
+    if test.is_some() && spec.split.is_some() {
+        notes.push(format!("task {name}: `split` is not used: the test set is separate, and validation takes valid_fraction = {valid_fraction} of the training examples"));
+    }
     let (mut train, valid, test) = match test {
         Some(test) => {
             let parts = stratified_split(&labels_of(&train_all), &[1.0 - valid_fraction, valid_fraction], seed)
@@ -100,7 +119,7 @@ pub fn load_task(spec: &TaskSpec, valid_fraction: f64, seed: u64) -> Result<Task
         TaskFormat::NucleotideTransformer => nt_metric(spec.nt_task.as_deref().unwrap_or(name)).unwrap_or(Metric::Mcc),
         _ => GB_METRIC,
     });
-    Ok(TaskData { name: spec.name.clone(), labels, metric, weight: spec.weight, train, valid, test })
+    Ok(TaskData { name: spec.name.clone(), labels, metric, weight: spec.weight, train, valid, test, notes })
 }
 
 /// The token strings a task adds: its task token and one token per label.

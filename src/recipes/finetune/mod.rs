@@ -105,6 +105,9 @@ impl Recipe for Finetune {
         let mut tasks = Vec::new();
         for spec in &exp.tasks {
             let t = load_task(spec, ft.valid_fraction, exp.seed)?;
+            for note in &t.notes {
+                session.say(note);
+            }
             session.say(&format!(
                 "task {}: {} labels {:?}, metric {}, {} train / {} valid / {} test",
                 t.name, t.labels.len(), t.labels, t.metric.name(), t.train.len(), t.valid.len(), t.test.len()

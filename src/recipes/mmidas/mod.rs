@@ -11,12 +11,11 @@
 //! `K`: `labels.tsv`, `clusters/cluster_XX.txt`, `missing_ids.txt`, `eval/results.toml`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::prelude::*;
 
 use super::{Context, Finished, Metrics, Recipe};
-use crate::checkpoint::locate::locate;
 use crate::config::Resolved;
 use crate::mmidas::loss::{mmidas_loss, reconstruction, LossWeights};
 use crate::mmidas::model::Mmidas;
@@ -154,13 +153,6 @@ pub fn evaluate_all<B: Backend>(model: &Mmidas<B>, data: &MmidasData, device: &B
     ArmsEval { labels, posteriors, recon }
 }
 
-/// The newest run directory of this experiment that has round directories.
-fn newest_run(resolved: &Resolved) -> Option<PathBuf> {
-    let exp = &resolved.experiment;
-    let has_rounds = |r: &Path| std::fs::read_dir(r).map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("K_"))).unwrap_or(false);
-    locate(&exp.run.out_dir.join(&exp.name), "config.toml", has_rounds).map(|found| found.run)
-}
-
 /// `kind = "mmidas"`.
 pub struct MmidasRecipe;
 
@@ -176,16 +168,8 @@ impl Recipe for MmidasRecipe {
 
     /// Rounds keep their own checkpoints in `K_NNN/`: resuming continues the newest run with rounds.
     fn open(resolved: &Resolved, resume: bool) -> Result<Session, RunError> {
-        let exp = &resolved.experiment;
-        match resume.then(|| newest_run(resolved)).flatten() {
-            Some(dir) => Session::open_in(resolved, dir),
-            None if resume => Err(RunError::NothingToResume {
-                name: exp.name.clone(),
-                dir: exp.run.out_dir.join(&exp.name),
-                detail: "no run with K_* round directories".into(),
-            }),
-            None => Session::open(resolved, false),
-        }
+        let has_rounds = |r: &Path| std::fs::read_dir(r).map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("K_"))).unwrap_or(false);
+        Session::open_or_continue(resolved, resume, has_rounds, "no run with K_* round directories")
     }
 
     fn prepare(resolved: &Resolved, session: &mut Session) -> Result<Prepared, RunError> {
@@ -195,6 +179,9 @@ impl Recipe for MmidasRecipe {
         let aligned = dataset::load_modalities(&s.modalities)?;
         let missing = run_path.join("missing_ids.txt");
         crate::mmidas::write_missing(&missing, &aligned).map_err(|source| RunError::Write { path: missing, source })?;
+        for note in aligned.tables.iter().flat_map(|t| &t.notes) {
+            session.say(note);
+        }
         let data = MmidasData::from(aligned);
         session.say(&format!(
             "{} items aligned across {} modalities ({}); K = {} -> min {}; {} parameters",

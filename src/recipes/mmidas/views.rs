@@ -74,7 +74,7 @@ pub fn write_views(
         reference.map(|r| data.ids.iter().map(|id| r.get(id).cloned().unwrap_or_else(|| "unlabelled".into())).collect());
     for (a, name) in data.names.iter().enumerate() {
         let started = std::time::Instant::now();
-        let table = EmbeddingTable { modality: name.clone(), ids: data.ids.clone(), dim: data.dims[a], values: data.values[a].clone() };
+        let table = EmbeddingTable { modality: name.clone(), ids: data.ids.clone(), dim: data.dims[a], values: data.values[a].clone(), notes: Vec::new() };
         let knn = knn_graph(&table, s.views_k, seed)?;
         let leiden = leiden_on(&knn, s.leiden_resolution, seed);
         let layout = umap(&knn, &UmapConfig { seed, ..UmapConfig::default() });

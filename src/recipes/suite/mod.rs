@@ -13,16 +13,15 @@
 //! `eval/results.toml` and a completed record), continues an interrupted finetune from its
 //! checkpoint, and starts the rest.
 
-pub mod plan;
 pub mod report;
 
 use std::path::{Path, PathBuf};
 
-use self::plan::SuiteTask;
 use self::report::{read_score, write_suite, SuiteRow, TaskScore};
 use super::{Context, Finished, Metrics, Recipe};
 use crate::checkpoint::locate::locate;
 use crate::checkpoint::TrainState;
+use crate::config::suite_tasks::{task_metric, SuiteTask};
 use crate::config::{load_experiment, Kind, Resolved, SuiteMode};
 use crate::kernels::TrainBackend;
 use crate::train::session::{RunError, Session};
@@ -40,13 +39,6 @@ pub struct Planned {
 fn completed(run: &Path) -> bool {
     run.join("eval").join("results.toml").is_file()
         && crate::train::record::RunRecord::load(&run.join("record.toml")).is_ok_and(|r| r.status == "completed")
-}
-
-/// The suite's newest run directory that has started any task.
-fn newest_suite_run(resolved: &Resolved) -> Option<PathBuf> {
-    let exp = &resolved.experiment;
-    let started = |r: &Path| r.join("tasks").is_dir() || r.join("kmer").is_dir();
-    locate(&exp.run.out_dir.join(&exp.name), "config.toml", started).map(|found| found.run)
 }
 
 /// Write and load the experiment of one sub-run: the suite's resolved experiment with `kind`,
@@ -111,21 +103,19 @@ impl Recipe for Suite {
 
     /// Resuming continues the suite's newest run directory that has started a task.
     fn open(resolved: &Resolved, resume: bool) -> Result<Session, RunError> {
-        let exp = &resolved.experiment;
-        match resume.then(|| newest_suite_run(resolved)).flatten() {
-            Some(dir) => Session::open_in(resolved, dir),
-            None if resume => Err(RunError::NothingToResume {
-                name: exp.name.clone(),
-                dir: exp.run.out_dir.join(&exp.name),
-                detail: "no suite run has started a task".into(),
-            }),
-            None => Session::open(resolved, false),
-        }
+        let started = |r: &Path| r.join("tasks").is_dir() || r.join("kmer").is_dir();
+        Session::open_or_continue(resolved, resume, started, "no suite run has started a task")
     }
 
     fn prepare(resolved: &Resolved, session: &mut Session) -> Result<Planned, RunError> {
-        let s = &resolved.experiment.suite;
-        let tasks = plan::plan(&resolved.experiment)?;
+        let exp = &resolved.experiment;
+        let s = &exp.suite;
+        // Planned at resolution: every task is a [[tasks]] table with its metric set.
+        let tasks: Vec<SuiteTask> = exp
+            .tasks
+            .iter()
+            .map(|spec| SuiteTask { name: spec.name.clone(), metric: spec.metric.unwrap_or_else(|| task_metric(s.benchmark, &spec.name)), spec: spec.clone() })
+            .collect();
         session.say(&format!(
             "{} suite, mode {}: {} task(s): {}",
             s.benchmark.as_str(),
@@ -191,10 +181,13 @@ impl Recipe for Suite {
 
     fn summary(r: &Resolved) -> String {
         let s = &r.experiment.suite;
-        let tasks = match plan::plan(&r.experiment) {
-            Ok(tasks) => tasks.iter().map(|t| format!("{} ({})", t.name, t.metric.name())).collect::<Vec<_>>().join(", "),
-            Err(e) => format!("cannot plan: {e}"),
-        };
+        let tasks = r
+            .experiment
+            .tasks
+            .iter()
+            .map(|t| format!("{} ({})", t.name, t.metric.unwrap_or_else(|| task_metric(s.benchmark, &t.name)).name()))
+            .collect::<Vec<_>>()
+            .join(", ");
         format!(
             "# kind:             suite\n# benchmark:        {}\n# mode:             {}{}\n# tasks:            {tasks}\n",
             s.benchmark.as_str(),

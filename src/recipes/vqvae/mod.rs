@@ -188,7 +188,8 @@ pub fn save_comparison(path: &Path, originals: &[Image], recons: &[[f32; PIXELS]
 }
 
 /// Read images (IDX or PNG folder), keep `digits` (by class name) and the first `max` (0 = all).
-pub fn load_images(images_path: &Path, labels: Option<&Path>, digits: &[u32], max: usize) -> Result<Vec<Image>, RunError> {
+/// Returns the images and the reader's notes (hidden files skipped in a PNG folder).
+pub fn load_images(images_path: &Path, labels: Option<&Path>, digits: &[u32], max: usize) -> Result<(Vec<Image>, Vec<String>), RunError> {
     let mut set = if images_path.is_dir() {
         images::read_png_folder(images_path)?
     } else if let Some(l) = labels {
@@ -198,7 +199,7 @@ pub fn load_images(images_path: &Path, labels: Option<&Path>, digits: &[u32], ma
         if !digits.is_empty() {
             return Err(RunError::NoLabels { images: images_path.to_path_buf() });
         }
-        LabelledImages { labels: vec![0; imgs.len()], images: imgs, classes: vec!["all".into()] }
+        LabelledImages { labels: vec![0; imgs.len()], images: imgs, classes: vec!["all".into()], notes: Vec::new() }
     };
     if !digits.is_empty() {
         let keep: Vec<u32> = (0..set.classes.len() as u32)
@@ -212,7 +213,7 @@ pub fn load_images(images_path: &Path, labels: Option<&Path>, digits: &[u32], ma
     if set.images.is_empty() {
         return Err(RunError::NoImages { path: images_path.to_path_buf(), filter: format!("vqvae.digits = {digits:?}") });
     }
-    Ok(set.images)
+    Ok((set.images, set.notes))
 }
 
 /// `kind = "vqvae"`.
@@ -225,8 +226,11 @@ impl Recipe for Vqvae {
         let exp = &resolved.experiment;
         let v: &VqvaeSection = &exp.vqvae;
         let run_path = session.run_dir.path.clone();
-        let train = load_images(&v.train_images, v.train_labels.as_deref(), &v.digits, v.max_train)?;
-        let heldout = load_images(&v.heldout_images, v.heldout_labels.as_deref(), &v.digits, v.max_heldout)?;
+        let (train, train_notes) = load_images(&v.train_images, v.train_labels.as_deref(), &v.digits, v.max_train)?;
+        let (heldout, heldout_notes) = load_images(&v.heldout_images, v.heldout_labels.as_deref(), &v.digits, v.max_heldout)?;
+        for note in train_notes.iter().chain(&heldout_notes) {
+            session.say(note);
+        }
         let model = v.model.clone();
         let images_per_step = exp.train.batch_size * exp.train.grad_accum;
         let total = exp.train.duration.steps(train.len(), 1.0, images_per_step);

@@ -1,27 +1,15 @@
 //! Which tasks a suite runs and where each one's data is: the benchmark's task list, the
 //! `[suite]` selection, `[[tasks]]` tables that add or replace a task's data, and the data
-//! directory in the benchmark's published layout.
+//! directory in the benchmark's published layout. Planned when the experiment is resolved, so
+//! `gfm check` names a missing data set, and the run's `config.toml` lists every task's data as
+//! `[[tasks]]` tables (planning them again gives the same tasks).
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Experiment, SuiteBenchmark, TaskFormat, TaskSpec};
-use crate::data::benchmarks::{GB_METRIC, NT_TASKS};
+use super::{Experiment, SuiteBenchmark, TaskFormat, TaskSpec};
+use crate::data::benchmarks::{nt_metric, GB_METRIC, GB_TASKS, NT_TASKS};
 use crate::eval::Metric;
 
-/// The Genomic Benchmarks datasets a GB suite runs: the eight that HyenaDNA (Nguyen et al. 2023)
-/// and Caduceus (Schiff et al. 2024) report, plus `drosophila_enhancers_stark` (in the GB
-/// repository's `datasets/`, left out of those papers' tables).
-pub const GB_TASKS: [&str; 9] = [
-    "dummy_mouse_enhancers_ensembl",
-    "demo_coding_vs_intergenomic_seqs",
-    "demo_human_or_worm",
-    "human_enhancers_cohn",
-    "human_enhancers_ensembl",
-    "human_ensembl_regulatory",
-    "human_nontata_promoters",
-    "human_ocr_ensembl",
-    "drosophila_enhancers_stark",
-];
 
 /// One task of a suite, with the data spec its runs get.
 #[derive(Debug, Clone)]
@@ -32,7 +20,7 @@ pub struct SuiteTask {
     pub spec: TaskSpec,
 }
 
-/// Why a suite cannot start.
+/// Why a suite cannot start (a problem of the experiment file, reported by `gfm check`).
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("suite.tasks: `{name}` is not a {benchmark} task; the tasks are: {}", .known.join(", "))]
@@ -53,14 +41,12 @@ pub fn benchmark_tasks(benchmark: SuiteBenchmark) -> Vec<String> {
     }
 }
 
-/// The literature's metric of `task` in `benchmark`: GB accuracy (Grešová et al. 2023); the
-/// revised NT tasks MCC, all 18 (Dalla-Torre et al. 2024, Nature Methods, Fig. 2a: mean MCC over
-/// 10-fold cross-validation). The original NT benchmark used F1 for promoters and splice sites
-/// and accuracy for `splice_sites_all`; the revised one does not.
-pub fn task_metric(benchmark: SuiteBenchmark, _task: &str) -> Metric {
+/// The literature's metric of `task` in `benchmark`: GB accuracy (Grešová et al. 2023); NT as
+/// [`NT_TASKS`] says (MCC for every revised task).
+pub fn task_metric(benchmark: SuiteBenchmark, task: &str) -> Metric {
     match benchmark {
         SuiteBenchmark::Gb => GB_METRIC,
-        SuiteBenchmark::Nt => Metric::Mcc,
+        SuiteBenchmark::Nt => nt_metric(task).unwrap_or(Metric::Mcc),
     }
 }
 
