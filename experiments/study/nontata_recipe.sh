@@ -24,6 +24,8 @@ declare -A VARIANTS=(
   [context_64_right]="model.context=64 finetune.truncation=dna_right"
   [seed_8]="seed=8"
   [seed_9]="seed=9"
+  [steps_1200_replicate_1]="train.duration.steps=1200 finetune.replicate=1"
+  [steps_1200_replicate_1_seed_8]="train.duration.steps=1200 finetune.replicate=1 seed=8"
 )
 ORDER=(base seed_8 seed_9 steps_300 steps_1200 steps_2400 lr_3e-4 lr_3e-3 neftune_off replicate_1 replicate_3 context_64_left context_64_right)
 [ $# -gt 0 ] && ORDER=("$@")

@@ -12,6 +12,18 @@ pub(super) fn existing(p: &Path, base: &Path) -> Option<PathBuf> {
     abs.canonicalize().ok()
 }
 
+/// Replace `p` by its absolute, canonical form; when it does not exist, a problem naming `key`.
+pub(super) fn resolve_existing(key: &str, p: &mut PathBuf, base: &Path, problems: &mut Vec<String>) {
+    match existing(p, base) {
+        Some(c) => *p = c,
+        None => problems.push(format!(
+            "{key}: {} not found (relative paths are relative to the experiment file's directory {})",
+            p.display(),
+            base.display()
+        )),
+    }
+}
+
 /// Append the problems of section `name` of `exp` to `problems`.
 pub(super) fn check(exp: &Experiment, name: &str, problems: &mut Vec<String>) {
     match name {
@@ -71,14 +83,7 @@ impl DataSection {
     fn resolve_paths(&mut self, base: &Path, problems: &mut Vec<String>) {
         for (key, list) in [("data.train", &mut self.train), ("data.valid", &mut self.valid)] {
             for p in list.iter_mut() {
-                match existing(p, base) {
-                    Some(c) => *p = c,
-                    None => problems.push(format!(
-                        "{key}: file {} not found (relative paths are relative to the experiment file's directory {})",
-                        p.display(),
-                        base.display()
-                    )),
-                }
+                resolve_existing(key, p, base, problems);
             }
         }
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::sections::existing;
+use super::sections::resolve_existing;
 
 /// Which benchmark a suite runs: it names the tasks, their metrics and the published numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,14 +120,8 @@ impl SuiteSection {
 
     pub(super) fn resolve_paths(&mut self, base: &Path, problems: &mut Vec<String>) {
         for (key, p) in [("suite.data", self.data.as_mut()), ("suite.reference", self.reference.as_mut())] {
-            let Some(p) = p else { continue };
-            match existing(p, base) {
-                Some(c) => *p = c,
-                None => problems.push(format!(
-                    "{key}: {} not found (relative paths are relative to the experiment file's directory {})",
-                    p.display(),
-                    base.display()
-                )),
+            if let Some(p) = p {
+                resolve_existing(key, p, base, problems);
             }
         }
     }

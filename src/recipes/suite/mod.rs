@@ -93,6 +93,9 @@ fn run_or_skip<B: TrainBackend>(ctx: &mut Context<'_, B>, sub: &Resolved, label:
     };
     state.step += summary.steps;
     state.train_time_s += summary.wall_time_s;
+    if let Ok(record) = crate::train::record::RunRecord::load(&summary.run_dir.join("record.toml")) {
+        state.tokens_seen += record.tokens_seen;
+    }
     state.last_loss = summary.final_loss;
     ctx.say(&format!("{label}: done in {:.0} s ({})", summary.wall_time_s, summary.run_dir.display()));
     Ok(summary.run_dir)
