@@ -743,7 +743,7 @@ out_dir = "{out}"
     let md = std::fs::read_to_string(run.join("suite.md")).unwrap();
     assert!(md.contains("| human_nontata_promoters | accuracy |"), "{md}");
     // The GB repository's own CNN baseline for nontata, with its source listed under the table.
-    assert!(md.contains("CNN (PyTorch)") || md.contains("CNN"), "{md}");
+    assert!(md.contains("CNN (GB baseline, PyTorch) 0.846 [1]"), "{md}");
     assert!(md.contains("genomic_benchmarks"), "{md}");
     let table: toml::Table = toml::from_str(&std::fs::read_to_string(run.join("suite.toml")).unwrap()).unwrap();
     let rows = table["task"].as_array().unwrap();
