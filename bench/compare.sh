@@ -4,18 +4,21 @@
 # their tokens/s (above 1: gfm is faster). See bench/README.md.
 #
 #   bash bench/compare.sh [--preset omni_dna_20m] [--batch 4] [--seq 250] [--steps 10] [--warmup 2]
-#                         [--threads N] [--impl hf|fused]
+#                         [--threads N] [--impl hf|fused] [--device cpu|cuda] [--bf16]
 #
-# --preset, --batch, --seq, --steps, --warmup go to both benchmarks.
+# --preset, --batch, --seq, --steps, --warmup, --device, --bf16 go to both benchmarks.
+# --device cuda   gfm's CUDA backend (built with --features cuda, added to CARGO_FLAGS here)
+#                 against PyTorch on the same GPU; both lines then carry the MFU against a bf16
+#                 matmul peak each side measures on that GPU.
+# --bf16          bf16 autocast on both sides (gfm run.precision = "bf16"; torch.autocast).
 # --threads N     both sides use N threads: torch.set_num_threads(N) and RAYON_NUM_THREADS=N for
 #                 gfm (burn-flex and its gemm run on rayon's global pool). Default: every CPU
 #                 available to the process, which is what both sides take when not told.
 # --impl hf|fused the PyTorch model: transformers OlmoForCausalLM (default) or the fused one.
-# Environment:    PYTHON (default python3); CARGO_FLAGS, e.g. "--features x86-v4" or
-#                 "--features ndarray" (one ratio is printed per gfm backend).
-#
-# CPU only: bench/train_step.rs times gfm's CPU backends. For PyTorch on a GPU run
-# `python3 bench/reference/olmo_step.py --device cuda [--bf16]` directly.
+# Environment:    PYTHON (default python3); CARGO_FLAGS, e.g. "--features ndarray" (one ratio
+#                 is printed per gfm backend); GFM_BENCH_BIN, a train_step binary built
+#                 elsewhere (`cargo bench --no-run` prints its path), run instead of cargo on a
+#                 machine without Rust, e.g. a GPU node.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -46,15 +49,22 @@ while [[ $# -gt 0 ]]; do
             python_args+=("$1" "$2")
             shift 2
             ;;
-        --device | --bf16)
-            die "$1: gfm's bench is CPU only; run python3 bench/reference/olmo_step.py $1 ... by itself"
+        --device)
+            [[ $# -ge 2 && ( "$2" == cpu || "$2" == cuda ) ]] || die "--device needs cpu or cuda"
+            shared_args+=("$1" "$2")
+            [[ "$2" == cuda ]] && CARGO_FLAGS="${CARGO_FLAGS:-} --features cuda"
+            shift 2
+            ;;
+        --bf16)
+            shared_args+=("$1")
+            shift
             ;;
         -h | --help)
-            sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
-            die "unknown argument $1 (accepted: --preset --batch --seq --steps --warmup --threads --impl)"
+            die "unknown argument $1 (accepted: --preset --batch --seq --steps --warmup --threads --impl --device --bf16)"
             ;;
     esac
 done
@@ -63,7 +73,11 @@ done
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found; install Python 3, then: pip install torch transformers"
 "$PYTHON" -c 'import torch, transformers' 2>/dev/null \
     || die "$PYTHON cannot import torch and transformers; install them: pip install torch transformers"
-command -v cargo >/dev/null || die "cargo not found; install Rust from https://rustup.rs"
+if [[ -n "${GFM_BENCH_BIN:-}" ]]; then
+    [[ -x "$GFM_BENCH_BIN" ]] || die "GFM_BENCH_BIN=$GFM_BENCH_BIN is not an executable file"
+else
+    command -v cargo >/dev/null || die "cargo not found; install Rust from https://rustup.rs (or set GFM_BENCH_BIN)"
+fi
 
 if [[ -n "$threads" ]]; then
     export RAYON_NUM_THREADS="$threads"
@@ -73,9 +87,14 @@ fi
 out_dir="$(mktemp -d)"
 trap 'rm -rf "$out_dir"' EXIT
 
-echo "== gfm: cargo bench ${CARGO_FLAGS:+$CARGO_FLAGS }--bench train_step -- ${shared_args[*]:-}"
-# shellcheck disable=SC2086 # CARGO_FLAGS is a list of words on purpose
-cargo bench ${CARGO_FLAGS:-} --bench train_step -- "${shared_args[@]}" | tee "$out_dir/gfm.txt"
+if [[ -n "${GFM_BENCH_BIN:-}" ]]; then
+    echo "== gfm: $GFM_BENCH_BIN ${shared_args[*]:-}"
+    "$GFM_BENCH_BIN" "${shared_args[@]}" | tee "$out_dir/gfm.txt"
+else
+    echo "== gfm: cargo bench ${CARGO_FLAGS:+$CARGO_FLAGS }--bench train_step -- ${shared_args[*]:-}"
+    # shellcheck disable=SC2086 # CARGO_FLAGS is a list of words on purpose
+    cargo bench ${CARGO_FLAGS:-} --bench train_step -- "${shared_args[@]}" | tee "$out_dir/gfm.txt"
+fi
 
 echo "== pytorch: $PYTHON bench/reference/olmo_step.py ${shared_args[*]:-} ${python_args[*]:-}"
 "$PYTHON" bench/reference/olmo_step.py "${shared_args[@]}" "${python_args[@]}" | tee "$out_dir/pytorch.txt"

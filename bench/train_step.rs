@@ -1,12 +1,18 @@
 //! Training-step throughput: forward, backward and AdamW of an OLMo preset at sequence length
-//! 250 on random tokens, for every backend compiled in (flex always; ndarray with
-//! `--features ndarray`), in one invocation so the figures compare.
+//! 250 on random tokens, for every CPU backend compiled in (flex always; ndarray with
+//! `--features ndarray`), or on CUDA (`--features cuda`, `--device cuda`), in one invocation so
+//! the figures compare.
 //!
-//!     cargo bench --bench train_step -- [--preset omni_dna_20m] [--batch 4] [--steps 10] [--warmup 2]
+//!     cargo bench --bench train_step -- [--preset omni_dna_20m] [--batch 4] [--seq 250]
+//!         [--steps 10] [--warmup 2] [--device cpu|cuda] [--bf16]
 //!
 //! Reports the median step time over `--steps` timed steps after `--warmup` untimed ones, tokens/s,
 //! achieved FLOP/s from 6·N·T + 12·L·T·d (nanoGPT `estimate_mfu`) and peak resident memory.
-//! CPU backends are synchronous, so reading the clock after `into_scalar` measures the whole step.
+//! `--bf16` trains under `run.precision = "bf16"` autocast (`gfm::model::precision`). On CUDA the
+//! line adds the MFU against a bf16 matmul peak measured with the same backend on the same GPU
+//! (8192³ products, as `bench/reference/olmo_step.py` measures PyTorch's).
+//! The clock is read after the step's result is on the host (`into_scalar`), which waits for the
+//! device (CPU backends are synchronous anyway).
 
 use std::time::Instant;
 
@@ -14,6 +20,7 @@ use std::time::Instant;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
 use gfm::kernels::TrainBackend;
+use gfm::model::Precision;
 use gfm::config::TrainSection;
 use gfm::train::lm::{masked_cross_entropy_sum, LmBatch};
 use gfm::train::optim::adamw;
@@ -24,10 +31,12 @@ struct Args {
     seq: usize,
     steps: usize,
     warmup: usize,
+    device: String,
+    bf16: bool,
 }
 
 fn parse() -> Args {
-    let mut a = Args { preset: "omni_dna_20m".into(), batch: 4, seq: 250, steps: 10, warmup: 2 };
+    let mut a = Args { preset: "omni_dna_20m".into(), batch: 4, seq: 250, steps: 10, warmup: 2, device: "cpu".into(), bf16: false };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < argv.len() {
@@ -38,6 +47,12 @@ fn parse() -> Args {
             "--seq" => a.seq = val.parse().expect("--seq N"),
             "--steps" => a.steps = val.parse().expect("--steps N"),
             "--warmup" => a.warmup = val.parse().expect("--warmup N"),
+            "--device" => a.device = val,
+            "--bf16" => {
+                a.bf16 = true;
+                i += 1;
+                continue;
+            }
             "--bench" => {
                 i += 1;
                 continue;
@@ -50,6 +65,13 @@ fn parse() -> Args {
 }
 
 fn bench<B: TrainBackend>(name: &str, args: &Args, device: B::Device) {
+    let precision = if args.bf16 { Precision::Bf16 } else { Precision::F32 };
+    if let Err(e) = gfm::model::precision::check_supported::<B>(precision, &device, name) {
+        println!("{name}: skipped: {e}");
+        return;
+    }
+    let _autocast = gfm::model::precision::autocast(precision);
+    let name = if args.bf16 { format!("{name}-bf16") } else { name.to_string() };
     let cfg = gfm::config::presets::preset(&args.preset).unwrap_or_else(|| panic!("unknown preset {}", args.preset));
     B::seed(&device, 0);
     let mut model = cfg.init::<B>(&device);
@@ -78,7 +100,7 @@ fn bench<B: TrainBackend>(name: &str, args: &Args, device: B::Device) {
     let median = times[times.len() / 2];
     let tokens = (args.batch * args.seq) as f64;
     let flops = cfg.train_flops_per_token(args.seq) * tokens;
-    println!(
+    let mut line = format!(
         "{name:<22} preset {:<14} params {:>11} batch {:>3} seq {} | median step {:.3} s | {:>9.0} tokens/s | {:>7.2} GFLOP/s | peak RSS {:.2} GiB",
         args.preset,
         cfg.num_params(),
@@ -89,6 +111,31 @@ fn bench<B: TrainBackend>(name: &str, args: &Args, device: B::Device) {
         flops / median / 1e9,
         gfm::train::record::peak_memory_gib()
     );
+    if args.device == "cuda" {
+        let peak = bf16_matmul_peak::<B>(&device);
+        line += &format!(" | MFU {:.1}% of measured bf16 matmul {:.0} TFLOP/s", 100.0 * flops / median / peak, peak / 1e12);
+    }
+    println!("{line}");
+}
+
+/// FLOP/s of an n×n×n bf16 matmul loop on `device` (the denominator of MFU): 3 untimed products,
+/// then 20 timed ones, the clock read after the last result is synchronised.
+fn bf16_matmul_peak<B: burn::tensor::backend::Backend>(device: &B::Device) -> f64 {
+    use burn::tensor::{Distribution, FloatDType, Tensor};
+    let n = 8192;
+    let a = Tensor::<B, 2>::random([n, n], Distribution::Normal(0.0, 1.0), device).cast(FloatDType::BF16);
+    let b = Tensor::<B, 2>::random([n, n], Distribution::Normal(0.0, 1.0), device).cast(FloatDType::BF16);
+    for _ in 0..3 {
+        let _ = a.clone().matmul(b.clone());
+    }
+    B::sync(device).expect("device sync");
+    let iters = 20;
+    let t0 = Instant::now();
+    for _ in 0..iters {
+        let _ = a.clone().matmul(b.clone());
+    }
+    B::sync(device).expect("device sync");
+    2.0 * (n as f64).powi(3) * iters as f64 / t0.elapsed().as_secs_f64()
 }
 
 fn main() {
@@ -99,8 +146,22 @@ fn main() {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         if cfg!(feature = "x86-v4") { "on" } else { "off" }
     );
-    #[cfg(feature = "flex")]
-    bench::<burn::backend::Autodiff<burn::backend::Flex>>("flex", &args, Default::default());
-    #[cfg(feature = "ndarray")]
-    bench::<burn::backend::Autodiff<burn::backend::NdArray>>("ndarray", &args, Default::default());
+    match args.device.as_str() {
+        "cpu" => {
+            #[cfg(feature = "flex")]
+            bench::<burn::backend::Autodiff<burn::backend::Flex>>("flex", &args, Default::default());
+            #[cfg(feature = "ndarray")]
+            bench::<burn::backend::Autodiff<burn::backend::NdArray>>("ndarray", &args, Default::default());
+        }
+        "cuda" => {
+            #[cfg(feature = "cuda")]
+            {
+                gfm::backend::cuda_driver_available().unwrap_or_else(|e| panic!("--device cuda: {e}; install the NVIDIA driver"));
+                bench::<gfm::backend::CudaBackend>("gfm-cuda", &args, burn::backend::cuda::CudaDevice::new(0));
+            }
+            #[cfg(not(feature = "cuda"))]
+            panic!("--device cuda needs a build with --features cuda: cargo bench --features cuda --bench train_step -- --device cuda");
+        }
+        other => panic!("--device {other}: expected cpu or cuda"),
+    }
 }

@@ -3,7 +3,8 @@
 //! The `tokenizers` crate (a BPE whose `continuing_subword_prefix` does not match its merges,
 //! a merge shorter than its prefix) and the `parquet` crate (a thrift footer missing a required
 //! field) were found to panic on user files by `cargo fuzz` (fuzz/README.md). A user's file must
-//! give a message naming it, not a crash, so their parse calls run under [`catch`].
+//! give a message naming it, not a crash, so their parse calls run under [`catch`]. The same goes
+//! for probing a backend for a feature it may lack (`model::precision::check_supported`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

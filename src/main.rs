@@ -192,6 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let r = load_experiment(&experiment, &set)?;
             print!("{}", r.to_toml(None));
             println!("\n# ---- summary ----");
+            print!("{}", r.compute_summary());
             print!("{}", (gfm::recipes::recipe(r.experiment.kind).summary)(&r));
             Ok(())
         }

@@ -22,7 +22,8 @@ Two implementations of it:
 
 The step: mean next-token cross-entropy over `batch` windows of `seq + 1` tokens (`seq` inputs),
 backward, `torch.optim.AdamW(lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)` (gfm's
-`TrainSection` defaults and the bench's learning rate), in f32. The clock is read after the
+`TrainSection` defaults and the bench's learning rate), in f32, or with `--bf16` under
+`torch.autocast(dtype=torch.bfloat16)` (gfm's `run.precision = "bf16"`). The clock is read after the
 device is synchronised; the figure is the median over `--steps` steps after `--warmup` untimed ones.
 FLOPs per token: 6·N + 12·layers·seq·d_model (PaLM appendix B; nanoGPT `estimate_mfu`), with N from
 the same formula as gfm's `OlmoConfig::num_params`.
@@ -309,12 +310,10 @@ def parse():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads; default: CPUs available")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (cuda only)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (torch.autocast, on cpu or cuda)")
     p.add_argument("--impl", default="hf", choices=["hf", "fused"])
     p.add_argument("--parity", action="store_true", help="check hf against fused logits and exit")
     args = p.parse_args()
-    if args.bf16 and args.device != "cuda":
-        p.error("--bf16 is for --device cuda only (gfm's CPU backends train in f32)")
     if args.steps < 1 or args.batch < 1 or args.seq < 1 or args.warmup < 0:
         p.error("--steps, --batch and --seq must be at least 1, --warmup at least 0")
     if args.device == "cuda" and not torch.cuda.is_available():

@@ -200,6 +200,20 @@ fn resolve_model(section: &mut ModelSection, problems: &mut Vec<String>) -> Opti
 }
 
 impl Resolved {
+    /// What `gfm check` prints about how the run computes: device, precision, replicas and the
+    /// global batch (sequences or examples per optimizer step).
+    pub fn compute_summary(&self) -> String {
+        let (run, t) = (&self.experiment.run, &self.experiment.train);
+        format!(
+            "device: {}\nprecision: {}\nreplicas: 1\nglobal batch: {} (train.batch_size {} x train.grad_accum {} x 1 replica)\n",
+            match run.device { crate::backend::DeviceKind::Cpu => "cpu", crate::backend::DeviceKind::Cuda => "cuda" },
+            run.precision.as_str(),
+            t.batch_size * t.grad_accum,
+            t.batch_size,
+            t.grad_accum
+        )
+    }
+
     /// The resolved experiment as TOML, with a provenance header; loadable by `gfm run`.
     /// Only the sections the experiment's kind reads are written.
     pub fn to_toml(&self, git_commit: Option<&str>) -> String {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::DeviceKind;
+use crate::model::Precision;
 
 /// How long to train, in named units (OLMo-core `Duration`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -117,10 +118,21 @@ pub struct RunSection {
     pub resume: bool,
     /// Declared power draw for the energy estimate when no power counter is readable.
     pub tdp_watts: f64,
+    /// Compute precision of the OLMo decoder: `"f32"` (default) or `"bf16"` (autocast: matmuls
+    /// in bf16; parameters, gradients, optimizer moments, norms, attention softmax and the loss
+    /// in f32; see `model::precision`). Checkpoints hold f32 weights either way. Only the kinds
+    /// that train an OLMo decoder (those with a `[model]` section) read it.
+    pub precision: Precision,
 }
 
 impl Default for RunSection {
     fn default() -> Self {
-        Self { out_dir: PathBuf::from("checkpoints"), device: DeviceKind::Cpu, resume: false, tdp_watts: 65.0 }
+        Self {
+            out_dir: PathBuf::from("checkpoints"),
+            device: DeviceKind::Cpu,
+            resume: false,
+            tdp_watts: 65.0,
+            precision: Precision::F32,
+        }
     }
 }

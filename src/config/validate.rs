@@ -50,6 +50,9 @@ pub(super) fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &
     need(t.checkpoint_every >= 1, format!("train.checkpoint_every = {} must be >= 1", t.checkpoint_every));
     need(t.keep_last >= 1, format!("train.keep_last = {} must be >= 1", t.keep_last));
     need(exp.run.tdp_watts > 0.0, format!("run.tdp_watts = {} must be > 0", exp.run.tdp_watts));
+    need(exp.run.precision == crate::model::Precision::F32 || exp.kind.sections().contains(&"model"), format!(
+        "run.precision = \"{}\" applies to the kinds that train an OLMo decoder (those with a [model] section); \
+         kind = \"{}\" computes in f32: remove run.precision", exp.run.precision.as_str(), exp.kind.as_str()));
     for name in exp.kind.sections() {
         super::sections::check(exp, name, problems);
     }

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod neftune;
 pub mod norm;
 pub mod olmo;
+pub mod precision;
 pub mod quantizer;
 pub mod vqvae;
 
@@ -15,3 +16,4 @@ pub use crate::kernels::rope;
 pub use config::OlmoConfig;
 pub use norm::{Norm, NormKind};
 pub use olmo::{OlmoBlock, OlmoModel};
+pub use precision::Precision;

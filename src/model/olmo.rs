@@ -17,6 +17,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 
 use super::config::OlmoConfig;
 use super::norm::Norm;
+use super::precision::{self, to_f32};
 use super::rope::apply_rope;
 use crate::kernels::{self, AttentionSpec, Kernels};
 
@@ -101,9 +102,10 @@ impl<B: Kernels> OlmoBlock<B> {
         // its weight gradient is then one GEMM over batch·seq rows, not `batch` smaller ones.
         let x = x.reshape([batch * seq, d]);
         let spec = AttentionSpec { n_heads: self.n_heads, rope_theta: self.rope_theta };
-        let qkv = self.att_proj.forward(self.attn_norm.forward(x.clone())); // [batch·seq, 3d]
+        // Under bf16 autocast the projections run in bf16 and attention in f32 (model::precision).
+        let qkv = to_f32(precision::linear(&self.att_proj, self.attn_norm.forward(x.clone()))); // [batch·seq, 3d]
         let att = kernels::causal_attention(qkv.reshape([batch, seq, 3 * d]), spec); // [batch, seq, d]
-        let x = x + self.attn_out.forward(att.reshape([batch * seq, d]));
+        let x = x + to_f32(precision::linear(&self.attn_out, att.reshape([batch * seq, d])));
         self.feed_forward(x).reshape([batch, seq, d])
     }
 
@@ -112,8 +114,8 @@ impl<B: Kernels> OlmoBlock<B> {
     /// # Shapes
     /// - x: `[..., d_model]` → `[..., d_model]`
     fn feed_forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let ff = self.ff_proj.forward(self.ff_norm.forward(x.clone())); // [..., 2*hidden]
-        x + self.ff_out.forward(kernels::swiglu(ff))
+        let ff = precision::linear(&self.ff_proj, self.ff_norm.forward(x.clone())); // [..., 2*hidden]
+        x + to_f32(precision::linear(&self.ff_out, kernels::swiglu(ff)))
     }
 
     /// The block on new positions, attending to the cached ones and the new ones; also returns
@@ -139,7 +141,7 @@ impl<B: Kernels> OlmoBlock<B> {
         let (h, hd) = (self.n_heads, d / self.n_heads);
 
         // Attention sub-block.
-        let qkv = self.att_proj.forward(self.attn_norm.forward(x.clone())); // [batch, new, 3d]
+        let qkv = to_f32(precision::linear(&self.att_proj, self.attn_norm.forward(x.clone()))); // [batch, new, 3d]
         let heads = |t: Tensor<B, 3>| t.reshape([batch, new, h, hd]).swap_dims(1, 2); // [batch, h, new, hd]
         let q = apply_rope(heads(qkv.clone().narrow(2, 0, d)), cos, sin);
         let k = apply_rope(heads(qkv.clone().narrow(2, d, d)), cos, sin);
@@ -150,7 +152,7 @@ impl<B: Kernels> OlmoBlock<B> {
         };
         let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: causal };
         let att = attention(q, k.clone(), v.clone(), mask, None, options); // [batch, h, new, hd]
-        let x = x + self.attn_out.forward(att.swap_dims(1, 2).reshape([batch, new, d]));
+        let x = x + to_f32(precision::linear(&self.attn_out, att.swap_dims(1, 2).reshape([batch, new, d])));
 
         (self.feed_forward(x), KvCache { k, v })
     }
@@ -179,10 +181,10 @@ impl<B: Backend> OlmoModel<B> {
         let [batch, seq, d] = h.dims();
         let h = h.reshape([batch * seq, d]); // one GEMM over all rows
         let logits = match &self.ff_out {
-            Some(head) => head.forward(h),
-            None => h.matmul(self.wte.val().transpose()), // [batch·seq, vocab]
+            Some(head) => precision::linear(head, h),
+            None => precision::matmul_transposed(h, self.wte.val()), // [batch·seq, vocab]
         };
-        logits.reshape([batch, seq, self.vocab_size()])
+        to_f32(logits).reshape([batch, seq, self.vocab_size()])
     }
 }
 

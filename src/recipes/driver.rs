@@ -119,8 +119,12 @@ impl<R: Recipe> WithBackend for Work<'_, R> {
     type Output = Result<(Finished, String), RunError>;
     fn run<B: TrainBackend>(self, device: B::Device, backend: &str) -> Self::Output {
         B::seed(&device, self.resolved.experiment.seed);
+        let precision = self.resolved.experiment.run.precision;
+        crate::model::precision::check_supported::<B>(precision, &device, backend)?;
         let mut ctx = Context::<B> { resolved: self.resolved, device, run_dir: self.run_dir, resume: self.resume, sink: self.sink };
-        ctx.say(&format!("backend: {backend}"));
+        ctx.say(&format!("backend: {backend}, precision {}", precision.as_str()));
+        // The whole recipe (training, evaluation, generation) computes in the run's precision.
+        let _autocast = crate::model::precision::autocast(precision);
         Ok((R::train::<B>(self.prepared, &mut ctx)?, backend.to_string()))
     }
 }

@@ -125,6 +125,8 @@ pub enum RunError {
     #[error(transparent)]
     Backend(#[from] crate::backend::BackendError),
     #[error(transparent)]
+    Precision(#[from] crate::model::precision::PrecisionUnsupported),
+    #[error(transparent)]
     Log(#[from] crate::logging::LogError),
 }
 

@@ -51,6 +51,8 @@ pub struct RunRecord {
     pub cpu_threads: usize,
     pub gpu_model: Option<String>,
     pub backend: String,
+    /// `run.precision` of the run ("f32" or "bf16"); empty in records older than the setting.
+    pub precision: String,
     pub wall_time_s: f64,
     pub steps: u64,
     pub tokens_seen: u64,

@@ -203,6 +203,7 @@ impl Session {
             _ => RunRecord::begin(&exp.name, &run_dir.run_id, exp.kind.as_str(), exp.seed, "", Path::new(".")),
         };
         record.resumed_from_step = run_dir.resume.as_ref().map(|c| c.state.step).or(record.resumed_from_step);
+        record.precision = exp.run.precision.as_str().to_string();
         record.status = "running".into();
         record.save(&run_dir.record_path()).ok();
         let mut s = Self { run_dir, log: Some(log), record, energy: EnergyMeter::start(exp.run.tdp_watts), started, concluded: false };

@@ -1,10 +1,10 @@
 //! Hand-written CPU kernels: `Kernels` for burn's `Flex` backend. They run on contiguous f32
-//! data; a tensor of another dtype (bf16, f16) takes the composite code.
+//! data; a tensor of another dtype (bf16, f16) is converted to f32 and the result back.
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
-use burn::tensor::ops::{FloatTensor, IntTensor};
-use burn::tensor::{DType, Shape, TensorData, TensorMetadata};
+use burn::tensor::ops::{FloatTensor, FloatTensorOps, IntTensor};
+use burn::tensor::{DType, FloatDType, Shape, TensorData, TensorMetadata};
 
 use super::composite::{self, rows_last};
 use super::rope::rope_cos_sin;
@@ -16,16 +16,25 @@ mod gemm_f32;
 mod math;
 mod rows;
 
-/// A contiguous copy (or the tensor itself when already contiguous) if it holds f32.
-fn f32_tensor(x: &FlexTensor) -> Option<FlexTensor> {
-    (x.dtype() == DType::F32).then(|| x.to_contiguous())
+/// A contiguous f32 copy of `x` (the tensor itself when it already is one). Other float dtypes
+/// (bf16 under `run.precision = "bf16"`, f16, f64) are converted, computed in f32 and converted
+/// back by [`like`]. Falling back to the composite code instead is not possible in a backward
+/// step: its vector-Jacobian product would run a second autodiff backward pass inside the
+/// first, which deadlocks on burn-autodiff's graph lock.
+fn f32_tensor(x: &FlexTensor) -> FlexTensor {
+    if x.dtype() == DType::F32 {
+        x.to_contiguous()
+    } else {
+        <Flex as FloatTensorOps<Flex>>::float_cast(x.clone(), FloatDType::F32).to_contiguous()
+    }
 }
 
-/// `Some(None)` without a weight, `Some(Some(w))` for an f32 weight, `None` for another dtype.
-fn f32_weight(w: &Option<FlexTensor>) -> Option<Option<FlexTensor>> {
-    match w {
-        None => Some(None),
-        Some(w) => f32_tensor(w).map(Some),
+/// `x` (f32) in `dtype`, the dtype of the input it was computed from.
+fn like(x: FlexTensor, dtype: DType) -> FlexTensor {
+    if dtype == DType::F32 {
+        x
+    } else {
+        <Flex as FloatTensorOps<Flex>>::float_cast(x, dtype.into())
     }
 }
 
@@ -41,12 +50,12 @@ impl Kernels for Flex {
     const FUSED: bool = true;
 
     fn attention_forward(qkv: FloatTensor<Self>, spec: AttentionSpec) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let Some(x) = f32_tensor(&qkv) else { return composite::attention_primitive::<Self>(qkv, spec) };
+        let x = f32_tensor(&qkv);
         let [batch, seq, d3] = x.shape().dims::<3>();
         let dims = attention::Dims { batch, seq, d: d3 / 3, heads: spec.n_heads };
         let (cos, sin) = rope_cos_sin(seq, 0, dims.d / dims.heads, spec.rope_theta);
         let (out, lse) = attention::forward(slice(&x), dims, &attention::Rope { cos: &cos, sin: &sin });
-        (tensor(out, Shape::new([batch, seq, dims.d])), tensor(lse, Shape::new([batch, spec.n_heads, seq])))
+        (like(tensor(out, Shape::new([batch, seq, dims.d])), qkv.dtype()), tensor(lse, Shape::new([batch, spec.n_heads, seq])))
     }
 
     fn attention_backward(
@@ -56,24 +65,19 @@ impl Kernels for Flex {
         dout: FloatTensor<Self>,
         spec: AttentionSpec,
     ) -> FloatTensor<Self> {
-        let all = (f32_tensor(&qkv), f32_tensor(&out), f32_tensor(&lse), f32_tensor(&dout));
-        let (Some(x), Some(o), Some(l), Some(g)) = all else {
-            return composite::vjp::<Self, 3, 3>(qkv, dout, |x| composite::causal_attention(x, spec).0);
-        };
+        let (x, o, l, g) = (f32_tensor(&qkv), f32_tensor(&out), f32_tensor(&lse), f32_tensor(&dout));
         let [batch, seq, d3] = x.shape().dims::<3>();
         let dims = attention::Dims { batch, seq, d: d3 / 3, heads: spec.n_heads };
         let (cos, sin) = rope_cos_sin(seq, 0, dims.d / dims.heads, spec.rope_theta);
         let rope = attention::Rope { cos: &cos, sin: &sin };
-        tensor(attention::backward(slice(&x), slice(&o), slice(&l), slice(&g), dims, &rope), x.shape())
+        like(tensor(attention::backward(slice(&x), slice(&o), slice(&l), slice(&g), dims, &rope), x.shape()), qkv.dtype())
     }
 
     fn norm_forward(x: FloatTensor<Self>, weight: Option<FloatTensor<Self>>, spec: NormSpec) -> FloatTensor<Self> {
-        let (Some(xc), Some(w)) = (f32_tensor(&x), f32_weight(&weight)) else {
-            return composite::norm_primitive::<Self>(x, weight, spec);
-        };
+        let (xc, w) = (f32_tensor(&x), weight.as_ref().map(f32_tensor));
         check_norm(spec, w.is_some());
         let (_, d, shape) = rows_last::<Self>(&xc);
-        tensor(rows::norm_forward(slice(&xc), d, w.as_ref().map(slice), spec.eps as f32), shape)
+        like(tensor(rows::norm_forward(slice(&xc), d, w.as_ref().map(slice), spec.eps as f32), shape), x.dtype())
     }
 
     fn norm_backward(
@@ -82,27 +86,26 @@ impl Kernels for Flex {
         dy: FloatTensor<Self>,
         spec: NormSpec,
     ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
-        let (Some(xc), Some(g), Some(w)) = (f32_tensor(&x), f32_tensor(&dy), f32_weight(&weight)) else {
-            return composite::norm_vjp::<Self>(x, weight, dy, spec);
-        };
+        let (xc, g, w) = (f32_tensor(&x), f32_tensor(&dy), weight.as_ref().map(f32_tensor));
         check_norm(spec, w.is_some());
         let (_, d, shape) = rows_last::<Self>(&xc);
         let (dx, dw) = rows::norm_backward(slice(&xc), d, w.as_ref().map(slice), slice(&g), spec.eps as f32);
-        (tensor(dx, shape), dw.map(|dw| tensor(dw, Shape::new([d]))))
+        let w_dtype = weight.as_ref().map_or(DType::F32, |w| w.dtype());
+        (like(tensor(dx, shape), x.dtype()), dw.map(|dw| like(tensor(dw, Shape::new([d])), w_dtype)))
     }
 
     fn swiglu_forward(ff: FloatTensor<Self>) -> FloatTensor<Self> {
-        let Some(f) = f32_tensor(&ff) else { return composite::swiglu_primitive::<Self>(ff) };
+        let f = f32_tensor(&ff);
         let (_, d2, mut shape) = rows_last::<Self>(&f);
         let last = shape.num_dims() - 1;
         shape[last] = d2 / 2;
-        tensor(rows::swiglu_forward(slice(&f), d2 / 2), shape)
+        like(tensor(rows::swiglu_forward(slice(&f), d2 / 2), shape), ff.dtype())
     }
 
     fn swiglu_backward(ff: FloatTensor<Self>, dout: FloatTensor<Self>) -> FloatTensor<Self> {
-        let (Some(f), Some(g)) = (f32_tensor(&ff), f32_tensor(&dout)) else { return composite::swiglu_vjp::<Self>(ff, dout) };
+        let (f, g) = (f32_tensor(&ff), f32_tensor(&dout));
         let (_, d2, shape) = rows_last::<Self>(&f);
-        tensor(rows::swiglu_backward(slice(&f), slice(&g), d2 / 2), shape)
+        like(tensor(rows::swiglu_backward(slice(&f), slice(&g), d2 / 2), shape), ff.dtype())
     }
 
     fn cross_entropy_forward(
@@ -111,14 +114,13 @@ impl Kernels for Flex {
         mask: FloatTensor<Self>,
         with_grad: bool,
     ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
-        let (Some(x), Some(m)) = (f32_tensor(&logits), f32_tensor(&mask)) else {
-            return composite::cross_entropy_primitive::<Self>(logits, targets, mask);
-        };
+        let (x, m) = (f32_tensor(&logits), f32_tensor(&mask));
         let [tokens, vocab] = x.shape().dims::<2>();
         let targets: Vec<i64> = targets.into_data().convert::<i64>().to_vec().expect("i64 targets after conversion");
         assert_eq!(targets.len(), tokens, "cross-entropy: {} targets for {tokens} logit rows", targets.len());
         let (loss, grad) = rows::cross_entropy(slice(&x), vocab, &targets, slice(&m), with_grad);
-        (tensor(vec![loss], Shape::new([1])), grad.map(|g| tensor(g, x.shape())))
+        let dtype = logits.dtype();
+        (like(tensor(vec![loss], Shape::new([1])), dtype), grad.map(|g| like(tensor(g, x.shape()), dtype)))
     }
 
     fn adamw_step(
