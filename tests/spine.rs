@@ -475,6 +475,75 @@ fn bf16_training_tracks_f32_and_resumes_exactly_in_bf16() {
     assert_eq!(valid_bf16, valid_res, "bf16 valid loss differs after resume from step {resumed}");
 }
 
+#[test]
+fn precision_and_data_parallel_are_validated_keys_and_gfm_check_prints_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("name = \"t\"\nkind = \"pretrain\"\n[data]\ntrain = [\"{}\"]\n", fasta());
+    let err = |body: String| load_experiment(&write_experiment(dir.path(), &body), &[]).unwrap_err().to_string();
+
+    let e = err(format!("{base}[run]\nprecision = \"fp16\"\n"));
+    assert!(e.contains("exp.toml") && e.contains("precision") && e.contains("bf16") && e.contains("f32"), "{e}");
+    let e = err(format!("{base}[train]\nbatch_size = 6\n[run]\ndata_parallel = 4\n"));
+    assert!(e.contains("train.batch_size = 6 must divide by run.data_parallel = 4") && e.contains("multiple of 4"), "{e}");
+    let e = err(format!("{base}[run]\ndata_parallel = 0\n"));
+    assert!(e.contains("run.data_parallel = 0 must be >= 1"), "{e}");
+    let mmidas = "name = \"m\"\nkind = \"mmidas\"\n[run]\nprecision = \"bf16\"\ndata_parallel = 2\n".to_string();
+    let e = err(mmidas);
+    assert!(e.contains("run.precision = \"bf16\" applies to the kinds that train an OLMo decoder") && e.contains("kind = \"mmidas\""), "{e}");
+    assert!(e.contains("run.data_parallel = 2 applies to the kinds that train an OLMo decoder"), "{e}");
+
+    // The run's computing setup is in `gfm check`'s summary.
+    let p = write_experiment(dir.path(), &format!("{base}[train]\nbatch_size = 8\ngrad_accum = 2\n[run]\nprecision = \"bf16\"\ndata_parallel = 2\n"));
+    let out = gfm_bin().args(["check", p.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in ["precision: bf16", "replicas: 2", "global batch: 16 sequences per optimizer step", "4 per replica per micro-batch"] {
+        assert!(text.contains(want), "gfm check lacks {want:?}:\n{text}");
+    }
+}
+
+/// Every step's training loss of the one run under `out`, from its TensorBoard events.
+fn step_losses(out: &Path) -> Vec<f32> {
+    let tb_dir = only_run_dir(out).join("tensorboard");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&tb_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let scalars = gfm::logging::read_scalars(&files[0]).unwrap();
+    scalars.iter().filter(|s| s.tag == "train/loss").map(|s| s.value).collect()
+}
+
+/// `run.data_parallel = 2` (two replicas, burn-collective all-reduce, on CPU worker threads):
+/// every step's loss within 1e-4 relative of one replica on the same global batch, the devices
+/// in the run record, and a 2-replica run killed by SIGKILL resumes to the uninterrupted loss.
+#[test]
+fn two_replicas_match_one_and_resume_exactly_after_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = 150;
+    let experiment = |replicas: usize| {
+        move |out: &Path| {
+            tiny_experiment(out, steps, "")
+                .replace("log_every = 5", "log_every = 1")
+                .replace("[run]\n", &format!("[run]\ndata_parallel = {replicas}\n"))
+        }
+    };
+    let one = run_uninterrupted(dir.path(), "one", experiment(1));
+    let two = run_uninterrupted(dir.path(), "two", experiment(2));
+    let (a, b) = (step_losses(&one), step_losses(&two));
+    assert_eq!((a.len(), b.len()), (steps as usize, steps as usize));
+    for (step, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!((x - y).abs() <= 1e-4 * x.abs(), "step {}: 1 replica {x}, 2 replicas {y}", step + 1);
+    }
+    let record = gfm::train::record::RunRecord::load(&only_run_dir(&two).join("record.toml")).unwrap();
+    assert_eq!(record.devices.len(), 2, "{:?}", record.devices);
+    let log = std::fs::read_to_string(only_run_dir(&two).join("train.log")).unwrap();
+    assert!(log.contains("data parallel: 2 replicas"), "{log}");
+
+    let (resumed_out, resumed) = run_killed_and_resumed(dir.path(), "two-resumed", steps, experiment(2));
+    let (loss_two, valid_two, _, _, _) = final_loss(&two);
+    let (loss_res, valid_res, _, _, _) = final_loss(&resumed_out);
+    assert_eq!(loss_two, loss_res, "2-replica train loss differs after resume from step {resumed}");
+    assert_eq!(valid_two, valid_res, "2-replica valid loss differs after resume from step {resumed}");
+}
+
 /// Read a run's event files in name order as TensorBoard's `EventAccumulator` does: a
 /// `SessionLog.START` at step s drops every event seen before it with step >= s
 /// (`_CheckForRestartAndMaybePurge`). The resumed file must carry START at `start_step`, and

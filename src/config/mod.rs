@@ -205,12 +205,15 @@ impl Resolved {
     pub fn compute_summary(&self) -> String {
         let (run, t) = (&self.experiment.run, &self.experiment.train);
         format!(
-            "device: {}\nprecision: {}\nreplicas: 1\nglobal batch: {} (train.batch_size {} x train.grad_accum {} x 1 replica)\n",
+            "device: {}\nprecision: {}\nreplicas: {}\nglobal batch: {} sequences per optimizer step (train.batch_size {} x \
+             train.grad_accum {}); {} per replica per micro-batch\n",
             match run.device { crate::backend::DeviceKind::Cpu => "cpu", crate::backend::DeviceKind::Cuda => "cuda" },
             run.precision.as_str(),
+            run.data_parallel,
             t.batch_size * t.grad_accum,
             t.batch_size,
-            t.grad_accum
+            t.grad_accum,
+            t.batch_size / run.data_parallel.max(1)
         )
     }
 

@@ -123,6 +123,12 @@ pub struct RunSection {
     /// in f32; see `model::precision`). Checkpoints hold f32 weights either way. Only the kinds
     /// that train an OLMo decoder (those with a `[model]` section) read it.
     pub precision: Precision,
+    /// Data-parallel replicas (default 1): each trains on `train.batch_size / data_parallel`
+    /// examples of every micro-batch, on its own GPU (devices 0..N−1 with `device = "cuda"`)
+    /// or CPU worker thread, and their gradients are summed by burn-collective's all-reduce
+    /// (`train::parallel`). The global batch stays `batch_size × grad_accum`, so changing N
+    /// changes the speed, not the run; `batch_size` must divide by N. OLMo kinds only.
+    pub data_parallel: usize,
 }
 
 impl Default for RunSection {
@@ -133,6 +139,7 @@ impl Default for RunSection {
             resume: false,
             tdp_watts: 65.0,
             precision: Precision::F32,
+            data_parallel: 1,
         }
     }
 }

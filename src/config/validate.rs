@@ -53,6 +53,20 @@ pub(super) fn validate(exp: &Experiment, model: Option<&OlmoConfig>, problems: &
     need(exp.run.precision == crate::model::Precision::F32 || exp.kind.sections().contains(&"model"), format!(
         "run.precision = \"{}\" applies to the kinds that train an OLMo decoder (those with a [model] section); \
          kind = \"{}\" computes in f32: remove run.precision", exp.run.precision.as_str(), exp.kind.as_str()));
+    let dp = exp.run.data_parallel;
+    need(dp >= 1, format!("run.data_parallel = {dp} must be >= 1 (1: no data parallelism)"));
+    if dp > 1 {
+        need(exp.kind.sections().contains(&"model"), format!(
+            "run.data_parallel = {dp} applies to the kinds that train an OLMo decoder (those with a [model] section); \
+             kind = \"{}\" trains on one device: remove run.data_parallel", exp.kind.as_str()));
+        need(t.batch_size % dp == 0, format!(
+            "train.batch_size = {} must divide by run.data_parallel = {dp} (each replica takes an equal share of every \
+             micro-batch); set train.batch_size to a multiple of {dp}", t.batch_size));
+        need(!exp.kind.sections().contains(&"sft") || exp.sft.neftune_alpha == 0.0, format!(
+            "run.data_parallel = {dp} with sft.neftune_alpha = {}: the NEFTune noise of all replicas would come from the \
+             backend's one random stream in whatever order the threads reach it, so runs would not repeat; \
+             set sft.neftune_alpha = 0 or run.data_parallel = 1", exp.sft.neftune_alpha));
+    }
     for name in exp.kind.sections() {
         super::sections::check(exp, name, problems);
     }

@@ -86,7 +86,7 @@ impl<'a, B: TrainBackend> Context<'a, B> {
     pub fn fit<T: Task<B>>(&mut self, task: &T, model: T::Model, total_steps: u64) -> Result<(T::Model, LoopOutcome), RunError> {
         let exp = &self.resolved.experiment;
         let resume = self.resume.take();
-        let spec = LoopSpec { train: &exp.train, total_steps, seed: exp.seed, run_dir: self.run_dir };
+        let spec = LoopSpec { train: &exp.train, total_steps, seed: exp.seed, run_dir: self.run_dir, data_parallel: exp.run.data_parallel };
         fit_loop::<B, T>(task, model, &spec, resume, &mut *self.sink, &self.device)
     }
 }
@@ -116,16 +116,23 @@ struct Work<'a, R: Recipe> {
 }
 
 impl<R: Recipe> WithBackend for Work<'_, R> {
-    type Output = Result<(Finished, String), RunError>;
+    /// The recipe's result, the backend's name and the device of each replica.
+    type Output = Result<(Finished, String, Vec<String>), RunError>;
     fn run<B: TrainBackend>(self, device: B::Device, backend: &str) -> Self::Output {
         B::seed(&device, self.resolved.experiment.seed);
-        let precision = self.resolved.experiment.run.precision;
+        let run = &self.resolved.experiment.run;
+        let precision = run.precision;
         crate::model::precision::check_supported::<B>(precision, &device, backend)?;
+        let devices = crate::train::parallel::replica_devices::<B>(&device, run.data_parallel.max(1))
+            .map_err(crate::train::trainer::TrainError::from)?
+            .iter()
+            .map(|d| format!("{d:?}"))
+            .collect();
         let mut ctx = Context::<B> { resolved: self.resolved, device, run_dir: self.run_dir, resume: self.resume, sink: self.sink };
         ctx.say(&format!("backend: {backend}, precision {}", precision.as_str()));
         // The whole recipe (training, evaluation, generation) computes in the run's precision.
         let _autocast = crate::model::precision::autocast(precision);
-        Ok((R::train::<B>(self.prepared, &mut ctx)?, backend.to_string()))
+        Ok((R::train::<B>(self.prepared, &mut ctx)?, backend.to_string(), devices))
     }
 }
 
@@ -143,7 +150,10 @@ pub fn run<R: Recipe>(resolved: &Resolved, resume: bool) -> Result<RunSummary, R
     let resume = session.run_dir.resume.take();
     let work = Work::<R> { resolved, prepared, run_dir: &run_dir, resume, sink: &mut sink };
     let result = dispatch(exp.run.device, work).map_err(RunError::from).and_then(|r| r);
-    let result = result.map(|(finished, backend)| {
+    if let Ok((_, _, devices)) = &result {
+        session.set_devices(devices.clone());
+    }
+    let result = result.map(|(finished, backend, _)| {
         if !finished.report.is_empty() {
             eprintln!("{}", finished.report);
             sink.text(&finished.report);

@@ -76,7 +76,7 @@ pub fn load_expanded<B: TrainBackend>(ctx: &mut Context<'_, B>, vocab_size: usiz
 }
 
 /// What an SFT kind scores by generation at each evaluation.
-pub trait GenerationScore<B: Kernels> {
+pub trait GenerationScore<B: Kernels>: Sync {
     /// Validation metrics of `model` from generated answers; `select` picks the best checkpoint.
     fn score(&self, model: &OlmoModel<B>) -> EvalMetrics;
 }

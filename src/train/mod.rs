@@ -6,6 +6,7 @@ pub mod adamw;
 pub mod error;
 pub mod lm;
 pub mod optim;
+pub mod parallel;
 pub mod record;
 pub mod schedule;
 pub mod session;

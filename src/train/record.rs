@@ -53,6 +53,8 @@ pub struct RunRecord {
     pub backend: String,
     /// `run.precision` of the run ("f32" or "bf16"); empty in records older than the setting.
     pub precision: String,
+    /// The device of each data-parallel replica (one entry without data parallelism).
+    pub devices: Vec<String>,
     pub wall_time_s: f64,
     pub steps: u64,
     pub tokens_seen: u64,

@@ -143,6 +143,13 @@ pub struct Session {
     concluded: bool,
 }
 
+impl Session {
+    /// Record the devices the run computes on (one per data-parallel replica).
+    pub fn set_devices(&mut self, devices: Vec<String>) {
+        self.record.devices = devices;
+    }
+}
+
 impl Drop for Session {
     /// A run that failed while preparing (before [`Session::conclude`]) must not stay "running".
     fn drop(&mut self) {

@@ -47,9 +47,11 @@ impl EvalMetrics {
     }
 }
 
-pub trait Task<B: AutodiffBackend> {
-    type Model: AutodiffModule<B> + Clone;
-    type Batch;
+/// `Sync`, `Send` models and batches: under data parallelism (`train::parallel`) replicas run
+/// the task's step in threads of their own.
+pub trait Task<B: AutodiffBackend>: Sync {
+    type Model: AutodiffModule<B> + Clone + Send;
+    type Batch: Send;
 
     /// Training examples per epoch; the loop draws a seeded permutation of `0..train_len()`.
     fn train_len(&self) -> usize;

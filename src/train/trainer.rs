@@ -15,6 +15,7 @@ use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 
 use super::optim::{adamw, clip_global_norm};
+use super::parallel::{self, Collective, ReplicaOutput};
 use super::schedule::LrSchedule;
 use super::task::Task;
 use crate::checkpoint::locate::BEST_DIR;
@@ -38,6 +39,8 @@ pub enum TrainError {
     NonFinite { step: u64, loss: f64, grad_norm: f64, last_good: Option<PathBuf> },
     #[error("the training set has {examples} examples, fewer than train.batch_size = {batch_size}; lower the batch size or add data")]
     TooLittleData { examples: usize, batch_size: usize },
+    #[error(transparent)]
+    DataParallel(#[from] parallel::DataParallelError),
 }
 
 /// What the loop reports when it ends.
@@ -53,6 +56,9 @@ pub struct LoopSpec<'a> {
     pub total_steps: u64,
     pub seed: u64,
     pub run_dir: &'a Path,
+    /// Replicas of data-parallel training (`run.data_parallel`; 1: none). `train.batch_size`
+    /// stays the micro-batch of the whole step, split evenly over the replicas.
+    pub data_parallel: usize,
 }
 
 type Rec = NamedMpkBytesRecorder<FullPrecisionSettings>;
@@ -124,15 +130,17 @@ struct Accumulated {
 }
 
 /// Forward and backward over the step's micro-batches: each micro-batch's summed loss divided
-/// by the loss units of the whole step, so the accumulated gradient is the step's mean.
+/// by `total_units`, the loss units of the whole step (of every replica's shard under data
+/// parallelism), so the accumulated gradient is the step's mean. Diagnostics are divided by
+/// `aux_div` (the number of micro-batches of the whole step).
 fn accumulate<B: TrainBackend, T: Task<B>>(
     task: &T,
     model: &T::Model,
     batches: &[T::Batch],
-    grad_accum: usize,
+    total_units: f64,
+    aux_div: usize,
     device: &B::Device,
 ) -> Accumulated {
-    let total_units: f64 = batches.iter().map(|b| task.units(b)).sum::<f64>().max(1.0);
     let mut accumulator = GradientsAccumulator::<T::Model>::new();
     let mut loss_value = 0.0;
     let mut aux: Vec<(String, f64)> = Vec::new();
@@ -140,8 +148,8 @@ fn accumulate<B: TrainBackend, T: Task<B>>(
         let out = task.step(model, batch, device);
         for (name, value) in out.aux {
             match aux.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, v)) => *v += value / grad_accum as f64,
-                None => aux.push((name, value / grad_accum as f64)),
+                Some((_, v)) => *v += value / aux_div as f64,
+                None => aux.push((name, value / aux_div as f64)),
             }
         }
         let loss = out.loss_sum.div_scalar(total_units);
@@ -150,6 +158,40 @@ fn accumulate<B: TrainBackend, T: Task<B>>(
         accumulator.accumulate(model, grads);
     }
     Accumulated { grads: accumulator.grads(), loss: loss_value, aux }
+}
+
+/// [`accumulate`] over the replicas of `collective`, replica k on shard k of every micro-batch;
+/// returns the whole step's gradients (all-reduced), loss, diagnostics and tokens.
+fn accumulate_replicas<B: TrainBackend, T: Task<B>>(
+    task: &T,
+    model: &T::Model,
+    indices: &[Vec<usize>],
+    collective: &Collective<B>,
+    grad_accum: usize,
+) -> Result<(Accumulated, u64), TrainError> {
+    let n = collective.devices.len();
+    let batches: Vec<Vec<T::Batch>> =
+        (0..n).map(|k| indices.iter().map(|idx| task.train_batch(parallel::shard(idx, k, n))).collect()).collect();
+    let units: f64 = batches.iter().flatten().map(|b| task.units(b)).sum::<f64>().max(1.0);
+    let tokens: u64 = batches.iter().flatten().map(|b| task.tokens(b)).sum();
+    let outs = parallel::run_replicas(task, model, batches, collective, |task, replica, shards, device| {
+        let a = accumulate(task, replica, shards, units, grad_accum * n, device);
+        ReplicaOutput { grads: a.grads, loss: a.loss, aux: a.aux }
+    })?;
+    // Every replica holds the same all-reduced gradients; replica 0's live on the main device.
+    let mut outs = outs.into_iter();
+    let first = outs.next().expect("at least one replica");
+    let (mut loss, mut aux) = (first.loss, first.aux);
+    for o in outs {
+        loss += o.loss;
+        for (name, value) in o.aux {
+            match aux.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, v)) => *v += value,
+                None => aux.push((name, value)),
+            }
+        }
+    }
+    Ok((Accumulated { grads: first.grads, loss, aux }, tokens))
 }
 
 /// The scalars of a logging step.
@@ -281,14 +323,31 @@ pub fn train<B: TrainBackend, T: Task<B>>(
         peak: t.lr, warmup_steps: t.warmup_steps, total_steps: spec.total_steps, kind: t.schedule, min_ratio: t.min_lr_ratio,
     };
     let mut sampler = Sampler::new(n_train, spec.seed, state.epoch, state.cursor as usize);
+    let collective = match spec.data_parallel {
+        0 | 1 => None,
+        n => Some(Collective::<B>::start(parallel::replica_devices::<B>(device, n)?)?),
+    };
+    if let Some(c) = &collective {
+        say(progress, sink, &format!(
+            "data parallel: {} replicas on {:?}, {} examples each per micro-batch; gradients all-reduced by burn-collective",
+            c.devices.len(), c.devices, t.batch_size / c.devices.len()
+        ));
+    }
 
     while state.step < spec.total_steps {
         let started = Instant::now();
         let step = state.step;
         B::seed(device, step_seed(spec.seed, step));
-        let batches: Vec<T::Batch> = (0..t.grad_accum).map(|_| task.train_batch(&sampler.next(t.batch_size))).collect();
-        let step_tokens: u64 = batches.iter().map(|b| task.tokens(b)).sum();
-        let Accumulated { mut grads, loss: loss_value, aux } = accumulate(task, &model, &batches, t.grad_accum, device);
+        let indices: Vec<Vec<usize>> = (0..t.grad_accum).map(|_| sampler.next(t.batch_size)).collect();
+        let (Accumulated { mut grads, loss: loss_value, aux }, step_tokens) = match &collective {
+            None => {
+                let batches: Vec<T::Batch> = indices.iter().map(|idx| task.train_batch(idx)).collect();
+                let units: f64 = batches.iter().map(|b| task.units(b)).sum::<f64>().max(1.0);
+                let tokens: u64 = batches.iter().map(|b| task.tokens(b)).sum();
+                (accumulate(task, &model, &batches, units, t.grad_accum, device), tokens)
+            }
+            Some(c) => accumulate_replicas(task, &model, &indices, c, t.grad_accum)?,
+        };
         let grad_norm = clip_global_norm::<B, T::Model>(&model, &mut grads, t.grad_clip_norm);
         if !loss_value.is_finite() || !grad_norm.is_finite() {
             return Err(TrainError::NonFinite { step: step + 1, loss: loss_value, grad_norm, last_good: last_checkpoint });
@@ -329,4 +388,46 @@ pub fn train<B: TrainBackend, T: Task<B>>(
     }
     sink.flush();
     Ok((model, LoopOutcome { state, resumed_from, last_checkpoint }))
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod data_parallel_tests {
+    use super::*;
+    use crate::backend::CpuBackend as B;
+    use crate::model::OlmoConfig;
+    use crate::train::lm::LmTask;
+    use burn::tensor::backend::AutodiffBackend;
+
+    /// Two replicas on shards of a micro-batch of windows of different lengths (so each shard pads
+    /// differently) give the loss and gradients of one replica on the whole micro-batch.
+    #[test]
+    fn two_replicas_give_the_loss_and_gradients_of_one() {
+        let device = Default::default();
+        B::seed(&device, 1);
+        let cfg = OlmoConfig { vocab_size: 40, context: 16, ..crate::config::presets::preset("tiny").unwrap() };
+        let model = cfg.init::<B>(&device);
+        let windows: Vec<Vec<u32>> = (0..8).map(|i| (0..6 + i).map(|t| ((i * 7 + t * 3) % 35 + 5) as u32).collect()).collect();
+        let task = LmTask { windows, train_idx: (0..8).collect(), valid_idx: vec![] };
+        let indices = vec![vec![3, 0, 7, 1, 6, 2, 5, 4]];
+
+        let batches = vec![Task::<B>::train_batch(&task, &indices[0])];
+        let units = Task::<B>::units(&task, &batches[0]);
+        let one = accumulate(&task, &model, &batches, units, 1, &device);
+        let collective = Collective::<B>::start(parallel::replica_devices::<B>(&device, 2).unwrap()).unwrap();
+        let (two, tokens) = accumulate_replicas(&task, &model, &indices, &collective, 1).unwrap();
+        drop(collective);
+
+        assert_eq!(tokens, Task::<B>::tokens(&task, &batches[0]));
+        assert!((one.loss - two.loss).abs() <= 1e-6 * one.loss.abs(), "loss: one replica {}, two {}", one.loss, two.loss);
+        let grad = |g: &GradientsParams, p: &burn::module::Param<Tensor<B, 2>>| -> Vec<f32> {
+            g.get::<<B as AutodiffBackend>::InnerBackend, 2>(p.id).expect("a gradient").into_data().to_vec().unwrap()
+        };
+        let block = &model.blocks[0];
+        for (name, p) in [("wte", &model.wte), ("att_proj", &block.att_proj.weight), ("ff_out", &block.ff_out.weight)] {
+            let (a, b) = (grad(&one.grads, p), grad(&two.grads, p));
+            let scale = a.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let diff = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(diff <= 1e-5 * scale, "{name}: max |Δgrad| {diff} against max |grad| {scale}");
+        }
+    }
 }

@@ -115,7 +115,7 @@ pub fn fit<B: TrainBackend>(
         };
         if let Some(resume) = resume {
             say(&mut *sink, &format!("K = {k}: training {steps} steps in {}", dir.display()));
-            let loop_spec = LoopSpec { train: spec.train, total_steps: steps, seed: spec.seed.wrapping_add(round), run_dir: &dir };
+            let loop_spec = LoopSpec { train: spec.train, total_steps: steps, seed: spec.seed.wrapping_add(round), run_dir: &dir, data_parallel: 1 };
             let mut offset = OffsetSink { inner: &mut *sink, offset: total.step };
             let (m, outcome) = crate::recipes::driver::fit_loop::<B, _>(&task, model, &loop_spec, resume, &mut offset, device)?;
             model = m;

@@ -61,7 +61,7 @@ fn train_tiny(total: u64, run_dir: &Path, resume: Option<LoadedCheckpoint>) -> (
     let task = VqTask { train: patterns(), heldout: patterns(), model: tiny_model() };
     let model = task.model.init::<AD>(&device);
     let train = tiny_train(total);
-    let spec = LoopSpec { train: &train, total_steps: total, seed: 5, run_dir };
+    let spec = LoopSpec { train: &train, total_steps: total, seed: 5, run_dir, data_parallel: 1 };
     let mut sink = MemorySink::new();
     let mut progress = ConsoleProgress::plain(total, 0, 1000);
     let (model, _) = trainer::train::<AD, _>(&task, model, &spec, resume, &mut sink, &mut progress, &device).unwrap();
@@ -136,7 +136,7 @@ fn resumed_run_matches_uninterrupted_run_including_the_ema_codebook() {
         <AD as Backend>::seed(&device, 11);
         let task = VqTask { train: patterns(), heldout: patterns(), model: tiny_model() };
         let model = task.model.init::<AD>(&device);
-        let spec = LoopSpec { train: &train, total_steps: 3, seed: 5, run_dir: part.path() };
+        let spec = LoopSpec { train: &train, total_steps: 3, seed: 5, run_dir: part.path(), data_parallel: 1 };
         let mut progress = ConsoleProgress::plain(3, 0, 1000);
         trainer::train::<AD, _>(&task, model, &spec, None, &mut MemorySink::new(), &mut progress, &device).unwrap();
     }
