@@ -214,13 +214,14 @@ fn type_name(code: u8) -> String {
     name.to_string()
 }
 
-// The footer and page-header structures of parquet-format's `parquet.thrift` (format 2.12, as
-// the `parquet` 57.3.2 crate declares them in `file/metadata/thrift/mod.rs` and `basic.rs`).
-// The crate decodes a field it knows by its id whatever type the file declares, and skips the
-// others by their declared type; so a known field must carry its declared type here, or the
-// crate would read its bytes as something else than this walk does. Fields the crate skips
+// The footer and page-header structures of parquet-format's `parquet.thrift`, as the `parquet`
+// 57.3.2 crate declares them (`file/metadata/thrift/mod.rs`, `basic.rs`). The crate decodes a
+// field it knows by its id whatever type the file declares, and skips the others by their
+// declared type; so a known field must be declared with the type listed here, or the crate
+// would read its bytes as something else than this walk does. Fields the crate skips
 // (the `encryption` feature's, which gfm does not enable) are listed too: a field listed here
-// but skipped by the crate is walked alike either way.
+// but skipped by the crate is walked alike either way. On a `parquet` upgrade, compare these
+// tables with the crate's: a field it reads by id that is missing here reopens the hang.
 use Ty::{Binary, Bool, Double, List, Struct, I16, I32, I64, I8};
 const EMPTY: Fields = &[];
 const KEY_VALUE: Fields = &[(1, Binary), (2, Binary)];
