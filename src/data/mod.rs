@@ -10,6 +10,7 @@ pub mod dna2text;
 pub mod fasta;
 pub mod folder;
 pub mod needle;
+pub mod parquet_file;
 pub mod images;
 pub mod sft;
 pub mod windows;

@@ -1,7 +1,6 @@
 //! Parquet embedding tables: an id column and numeric or list-of-numbers columns, read with the
 //! `parquet` crate's row API (no arrow), index columns recognised by [`super::columns`].
 
-use std::fs::File;
 use std::path::Path;
 
 use super::columns::{embedding_note, is_pandas_index_level, is_unnamed, pandas_index_columns};
@@ -48,12 +47,15 @@ pub(super) fn read_parquet(path: &Path, id_column: Option<&str>, notes: &mut Vec
 
 fn read_parquet_rows(path: &Path, id_column: Option<&str>, notes: &mut Vec<String>) -> Result<(Vec<String>, usize, Vec<f32>), InputError> {
     use parquet::basic::Type as Physical;
-    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use crate::data::parquet_file::OpenError;
+    use parquet::file::reader::FileReader;
     use parquet::record::Field as F;
-    crate::data::compressed::refuse_compressed(path).map_err(io_err(path))?;
-    let file = File::open(path).map_err(io_err(path))?;
     let pq_err = |e: parquet::errors::ParquetError| format_err(path, format!("parquet: {e}; check that the file is complete, or re-export it (e.g. `df.to_parquet`)"));
-    let reader = SerializedFileReader::new(file).map_err(pq_err)?;
+    let reader = crate::data::parquet_file::open(path).map_err(|e| match e {
+        OpenError::Io(e) => io_err(path)(e),
+        OpenError::Parquet(e) => pq_err(e),
+        OpenError::Malformed(e) => format_err(path, e.to_string()),
+    })?;
     let meta = reader.metadata().file_metadata();
     let pandas = meta.key_value_metadata().and_then(|kv| kv.iter().find(|k| k.key == "pandas")).and_then(|k| k.value.as_deref());
     let listed = pandas_index_columns(pandas).unwrap_or_default();

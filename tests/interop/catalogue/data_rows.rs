@@ -147,6 +147,9 @@ pub(super) fn rows() -> Vec<Row> {
                   write(d, "emb.parquet", &b[..b.len() / 2])
               },
               call: embeddings, needles: &["emb.parquet", "re-export"] },
+        Row { name: "parquet-thrift-hang", input: "a footer with thrift lists the parquet crate would skip for ever (cargo fuzz)",
+              make: |d| write(d, "emb.parquet", std::fs::read(root().join("tests/fixtures/fuzz/parquet_thrift_skip_bool_list.parquet")).unwrap()),
+              call: embeddings, needles: &["emb.parquet", "footer (file metadata) is malformed", "re-export"] },
         Row { name: "parquet-nested-column", input: "an embedding column that is a struct of doubles",
               make: |d| parquet(d, "required group emb { required double a; required double b; }", doubles),
               call: embeddings, needles: &["emb.parquet", "emb", "column 2", "drop the column"] },
