@@ -491,6 +491,9 @@ fn precision_and_data_parallel_are_validated_keys_and_gfm_check_prints_them() {
     let e = err(mmidas);
     assert!(e.contains("run.precision = \"bf16\" applies to the kinds that train an OLMo decoder") && e.contains("kind = \"mmidas\""), "{e}");
     assert!(e.contains("run.data_parallel = 2 applies to the kinds that train an OLMo decoder"), "{e}");
+    // NEFTune's noise (default alpha 5) would come from one random stream shared by the replicas.
+    let e = err("name = \"f\"\nkind = \"finetune\"\n[train]\nbatch_size = 8\n[run]\ndata_parallel = 2\n".to_string());
+    assert!(e.contains("run.data_parallel = 2 with sft.neftune_alpha = 5") && e.contains("set sft.neftune_alpha = 0"), "{e}");
 
     // The run's computing setup is in `gfm check`'s summary.
     let p = write_experiment(dir.path(), &format!("{base}[train]\nbatch_size = 8\ngrad_accum = 2\n[run]\nprecision = \"bf16\"\ndata_parallel = 2\n"));
