@@ -281,17 +281,9 @@ mod tests {
     /// milliseconds with a message naming the file and the fix.
     #[test]
     fn a_parquet_file_the_library_would_hang_on_is_refused_quickly() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let pages = dir.path().join("pages.parquet");
-        std::fs::write(&pages, crate::data::parquet_file::page_header_hang()).expect("write");
-        for (path, place) in [(Path::new(crate::data::parquet_file::FOOTER_HANG), "footer (file metadata)"), (pages.as_path(), "page header")] {
-            let started = std::time::Instant::now();
-            let err = read_dna2text(path).expect_err("malformed thrift");
-            assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        for err in crate::data::parquet_file::refuse_both_hangs(|path| read_dna2text(path).map(drop)) {
             assert!(matches!(err, Dna2TextError::Malformed { .. }), "{err}");
-            let msg = err.to_string();
-            let name = path.file_name().unwrap().to_string_lossy();
-            assert!(msg.contains(&*name) && msg.contains(place) && msg.contains("is malformed") && msg.contains("pyarrow.parquet.write_table"), "{msg}");
+            assert!(err.to_string().contains("pyarrow.parquet.write_table"), "{err}");
         }
     }
 

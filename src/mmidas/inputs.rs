@@ -317,19 +317,12 @@ mod tests {
     /// milliseconds with a message naming the file and the fix.
     #[test]
     fn a_parquet_file_the_library_would_hang_on_is_refused_quickly() {
-        use std::path::Path;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let pages = dir.path().join("pages.parquet");
-        std::fs::write(&pages, crate::data::parquet_file::page_header_hang()).expect("write");
-        for (path, place) in [(Path::new(crate::data::parquet_file::FOOTER_HANG), "footer (file metadata)"), (pages.as_path(), "page header")] {
-            let started = std::time::Instant::now();
-            let err = super::read_table_as(path, None, "m", TableFormat::Parquet, None).expect_err("malformed thrift");
-            assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
-            let msg = err.to_string();
-            let name = path.file_name().unwrap().to_string_lossy();
-            assert!(msg.contains(&*name) && msg.contains(place) && msg.contains("is malformed") && msg.contains("df.to_parquet(...)"), "{msg}");
+        let read = |path: &std::path::Path| super::read_table_as(path, None, "m", TableFormat::Parquet, None).map(drop);
+        for err in crate::data::parquet_file::refuse_both_hangs(read) {
+            assert!(err.to_string().contains("df.to_parquet(...)"), "{err}");
         }
     }
+
     use super::super::npy::npy_field;
 
     #[test]

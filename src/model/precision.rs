@@ -101,7 +101,7 @@ pub fn linear<B: Backend, const D: usize>(lin: &Linear<B>, x: Tensor<B, D>) -> T
             let w = lin.weight.val().cast(dtype).unsqueeze::<D>();
             let out = cast_to(x, dtype).matmul(w);
             match &lin.bias {
-                Some(b) => out.clone() + b.val().cast(dtype).unsqueeze::<D>(),
+                Some(b) => out + b.val().cast(dtype).unsqueeze::<D>(),
                 None => out,
             }
         }
