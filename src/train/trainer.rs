@@ -147,10 +147,7 @@ fn accumulate<B: TrainBackend, T: Task<B>>(
     for batch in batches {
         let out = task.step(model, batch, device);
         for (name, value) in out.aux {
-            match aux.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, v)) => *v += value / aux_div as f64,
-                None => aux.push((name, value / aux_div as f64)),
-            }
+            add_aux(&mut aux, name, value / aux_div as f64);
         }
         let loss = out.loss_sum.div_scalar(total_units);
         loss_value += loss.clone().into_scalar().elem::<f64>();
@@ -158,6 +155,14 @@ fn accumulate<B: TrainBackend, T: Task<B>>(
         accumulator.accumulate(model, grads);
     }
     Accumulated { grads: accumulator.grads(), loss: loss_value, aux }
+}
+
+/// Add `value` to the diagnostic `name` (appended on first sight, so the order is the task's).
+fn add_aux(aux: &mut Vec<(String, f64)>, name: String, value: f64) {
+    match aux.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, v)) => *v += value,
+        None => aux.push((name, value)),
+    }
 }
 
 /// [`accumulate`] over the replicas of `collective`, replica k on shard k of every micro-batch;
@@ -185,10 +190,7 @@ fn accumulate_replicas<B: TrainBackend, T: Task<B>>(
     for o in outs {
         loss += o.loss;
         for (name, value) in o.aux {
-            match aux.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, v)) => *v += value,
-                None => aux.push((name, value)),
-            }
+            add_aux(&mut aux, name, value);
         }
     }
     Ok((Accumulated { grads: first.grads, loss, aux }, tokens))
