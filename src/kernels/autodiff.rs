@@ -12,6 +12,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
 use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
 
 use super::{composite, float, AttentionSpec, Kernels, NormSpec};
@@ -89,7 +90,37 @@ impl<B: Kernels> Backward<B, 1> for CrossEntropyBackward {
     }
 }
 
+#[derive(Debug)]
+struct ReluBatchNormBackward;
+
+impl<B: Kernels> Backward<B, 1> for ReluBatchNormBackward {
+    /// (z, mean, var, eps)
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (z, mean, var, eps) = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |dy| B::relu_batch_norm_backward(z, mean, var, dy, eps));
+    }
+}
+
 impl<B: Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
+    fn relu_batch_norm(z: FloatTensor<Self>, eps: f64) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        if !B::FUSED {
+            return composite::relu_batch_norm_primitive::<Self>(z, eps);
+        }
+        let (y, mean, var) = B::relu_batch_norm_forward(z.primitive.clone(), eps);
+        let stats = (
+            <Self as AutodiffBackend>::from_inner(mean.clone()),
+            <Self as AutodiffBackend>::from_inner(var.clone()),
+        );
+        let y = match ReluBatchNormBackward.prepare::<C>([z.node.clone()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((z.primitive, mean, var, eps), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        (y, stats.0, stats.1)
+    }
+
+
     fn causal_attention(qkv: FloatTensor<Self>, spec: AttentionSpec) -> FloatTensor<Self> {
         if !B::FUSED {
             return composite::causal_attention(float::<Self, 3>(qkv), spec).0.into_primitive().tensor();

@@ -169,6 +169,25 @@ pub(crate) fn swiglu_vjp<B: Backend>(ff: FloatTensor<B>, dout: FloatTensor<B>) -
     B::float_reshape(vjp::<B, 2, 2>(ff, dout, swiglu), shape)
 }
 
+/// [`super::relu_batch_norm`] with burn's tensor ops (the MMIDAS encoder layer before the fused
+/// kernel: `relu`, then `mean_dim`, `(h − mean)²`, `mean_dim`, the division).
+///
+/// # Shapes
+/// - z: `[n, f]` → (y `[n, f]`, mean `[f]`, biased variance `[f]`)
+pub fn relu_batch_norm<B: Backend>(z: Tensor<B, 2>, eps: f64) -> (Tensor<B, 2>, Tensor<B, 1>, Tensor<B, 1>) {
+    let f = z.dims()[1];
+    let h = burn::tensor::activation::relu(z);
+    let mean = h.clone().mean_dim(0); // [1, f]
+    let var = h.clone().sub(mean.clone()).square().mean_dim(0); // [1, f], biased
+    let y = h.sub(mean.clone()).div(var.clone().add_scalar(eps).sqrt());
+    (y, mean.detach().reshape([f]), var.detach().reshape([f]))
+}
+
+pub(crate) fn relu_batch_norm_primitive<B: Backend>(z: FloatTensor<B>, eps: f64) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let (y, mean, var) = relu_batch_norm(float::<B, 2>(z), eps);
+    (y.into_primitive().tensor(), mean.into_primitive().tensor(), var.into_primitive().tensor())
+}
+
 /// [`super::Kernels::adamw_step`] with burn's tensor ops, in the order of burn 0.21's `AdamW`
 /// (`burn-optim/src/optim/adamw.rs`), so both give the same numbers.
 pub(crate) fn adamw_step<B: Backend>(

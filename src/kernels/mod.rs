@@ -182,6 +182,34 @@ pub trait Kernels: Backend {
         composite::cross_entropy_primitive::<Self>(logits, targets, mask)
     }
 
+    /// ReLU then batch normalisation without affine parameters, in training mode; see
+    /// [`relu_batch_norm`]. Returns the output and the batch statistics (no gradient flows
+    /// through the statistics as returned; the output's gradient accounts for them).
+    fn relu_batch_norm(z: FloatTensor<Self>, eps: f64) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        Self::relu_batch_norm_forward(z, eps)
+    }
+
+    /// # Shapes
+    /// - z: `[n, f]` → (y `[n, f]`, mean `[f]`, biased variance `[f]`, both of `relu(z)`)
+    fn relu_batch_norm_forward(z: FloatTensor<Self>, eps: f64) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        composite::relu_batch_norm_primitive::<Self>(z, eps)
+    }
+
+    /// Gradient of the output with respect to `z`, from the statistics the forward returned.
+    ///
+    /// # Shapes
+    /// - z and dy `[n, f]`, mean and var `[f]` → `[n, f]`
+    fn relu_batch_norm_backward(
+        z: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self> {
+        let _ = (mean, var);
+        composite::vjp::<Self, 2, 2>(z, dy, |z| composite::relu_batch_norm(z, eps).0)
+    }
+
     /// One AdamW update of one parameter: `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`,
     /// `p ← p·(1 − lr·λ) − lr · (m / (1−β1^t)) / (sqrt(v / (1−β2^t)) + ε)`; `moments` is `None`
     /// on the first step (both start at zero).
@@ -255,6 +283,19 @@ pub fn masked_cross_entropy_sum<B: Kernels>(logits: Tensor<B, 2>, targets: Tenso
         targets.into_primitive(),
         mask.into_primitive().tensor(),
     ))
+}
+
+/// `BatchNorm1d(affine = False)` of `relu(z)` in training mode, as each MMIDAS encoder layer
+/// applies it (AllenInstitute/MMIDAS `mixVAE_model.encoder`: `bn(relu(fc(x)))`):
+/// `y = (h − mean_n(h)) / sqrt(var_n(h) + eps)` with `h = relu(z)`, the mean and the biased
+/// variance taken over the batch (rows) per feature (Ioffe & Szegedy 2015, Algorithm 1). The
+/// returned statistics carry no gradient; callers update running statistics from them.
+///
+/// # Shapes
+/// - z: `[n, f]` → (y `[n, f]`, mean `[f]`, biased variance `[f]`)
+pub fn relu_batch_norm<B: Kernels>(z: Tensor<B, 2>, eps: f64) -> (Tensor<B, 2>, Tensor<B, 1>, Tensor<B, 1>) {
+    let (y, mean, var) = B::relu_batch_norm(z.into_primitive().tensor(), eps);
+    (float(y), float(mean), float(var))
 }
 
 // Backends without fused kernels take the composite defaults.

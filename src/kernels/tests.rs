@@ -131,6 +131,21 @@ fn fused_cross_entropy_matches_composite_with_masked_rows() {
 }
 
 #[test]
+fn fused_relu_batch_norm_matches_composite_forward_and_backward() {
+    // [n, f]: odd sizes, one row (variance 0), one feature, the MMIDAS layer shape.
+    for (i, shape) in [[7usize, 5], [1, 4], [33, 1], [1000, 100]].into_iter().enumerate() {
+        let mut input = random(&shape, 60 + i as u64, 3.0);
+        // Feature 0 negative in every row: ReLU gives a zero column (variance 0, no gradient).
+        input.iter_mut().step_by(shape[1]).for_each(|v| *v = -v.abs() - 0.1);
+        check(&format!("relu batch norm {shape:?}"), input.clone(), shape, |z| relu_batch_norm(z, 1e-5).0, |z| composite::relu_batch_norm(z, 1e-5).0);
+        let (_, mf, vf) = relu_batch_norm(tensor(input.clone(), shape), 1e-5);
+        let (_, mc, vc) = composite::relu_batch_norm(tensor(input, shape), 1e-5);
+        assert_close("relu batch norm: mean", &values(mf), &values(mc));
+        assert_close("relu batch norm: variance", &values(vf), &values(vc));
+    }
+}
+
+#[test]
 fn fused_kernels_run_on_the_inner_backend_without_autodiff() {
     // Evaluation runs the model on `Flex` itself: the fused forward must equal the composite.
     let spec = AttentionSpec { n_heads: 2, rope_theta: 10_000.0 };

@@ -31,6 +31,9 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid, softmax};
 use burn::tensor::Distribution;
 
+use crate::kernels::{relu_batch_norm, Kernels};
+use rand::{Rng, SeedableRng};
+
 /// Added inside logs and divisions, as the reference's `eps` (`cpl_mixVAE(eps=1e-8)`).
 pub const EPS: f64 = 1e-8;
 /// Logit of a pruned category.
@@ -96,25 +99,30 @@ impl<B: Backend> BatchNormNoAffine<B> {
             epsilon: EPS,
         }
     }
+}
 
+impl<B: Kernels> BatchNormNoAffine<B> {
+    /// `bn(relu(z))`, the encoder layer's activation and norm. In training (autodiff on) one
+    /// fused kernel ([`crate::kernels::relu_batch_norm`]) normalises by the batch statistics,
+    /// which then update the running ones; in evaluation the running statistics are used.
+    ///
     /// # Shapes
-    /// - `x`: `[n, features]` -> `[n, features]`
-    pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let [n, f] = x.dims();
-        if B::ad_enabled(&x.device()) {
-            let mean = x.clone().mean_dim(0); // [1, f]
-            let var = x.clone().sub(mean.clone()).square().mean_dim(0); // [1, f], biased
+    /// - `z`: `[n, features]` -> `[n, features]`
+    pub fn relu_forward(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
+        let [n, f] = z.dims();
+        if B::ad_enabled(&z.device()) {
+            let (y, mean, var) = relu_batch_norm(z, self.epsilon);
             let m = self.momentum;
-            let unbiased = var.clone().detach().mul_scalar(n as f64 / (n.max(2) - 1) as f64);
-            let rm = self.running_mean.value_sync().mul_scalar(1.0 - m).add(mean.clone().detach().reshape([f]).mul_scalar(m));
-            let rv = self.running_var.value_sync().mul_scalar(1.0 - m).add(unbiased.reshape([f]).mul_scalar(m));
+            let unbiased = var.mul_scalar(n as f64 / (n.max(2) - 1) as f64);
+            let rm = self.running_mean.value_sync().mul_scalar(1.0 - m).add(mean.mul_scalar(m));
+            let rv = self.running_var.value_sync().mul_scalar(1.0 - m).add(unbiased.mul_scalar(m));
             self.running_mean.update(rm.detach());
             self.running_var.update(rv.detach());
-            x.sub(mean).div(var.add_scalar(self.epsilon).sqrt())
+            y
         } else {
             let mean = self.running_mean.value().reshape([1, f]);
             let var = self.running_var.value().reshape([1, f]);
-            x.sub(mean).div(var.add_scalar(self.epsilon).sqrt())
+            relu(z).sub(mean).div(var.add_scalar(self.epsilon).sqrt())
         }
     }
 }
@@ -209,6 +217,58 @@ impl MmidasConfig {
     }
 }
 
+/// Inverted dropout of an arm's input (`x_drop` in the reference: `nn.Dropout(p)` on `x`): in
+/// training each entry is zeroed with probability `prob` and the rest are scaled by
+/// `1 / (1 - prob)`; outside training `x` is returned unchanged.
+///
+/// Written here instead of burn's `Dropout` because burn 0.21 draws its Bernoulli mask one `f64`
+/// at a time through a generic sampler: on the 20,000-gene bench (1,280 + 1,536 inputs, batch
+/// 1,000) that was 60 % of the MMIDAS step (`perf`, bench/README.md). The mask here comes from a
+/// ChaCha8 stream (`rand_chacha`) whose 64-bit key is drawn from the backend's generator, which the
+/// trainer reseeds every step, so runs stay deterministic by seed and resume exactly.
+///
+/// The input must carry no gradient (it is data); a tracked tensor goes through burn's `Dropout`.
+///
+/// # Shapes
+/// - `x`: `[n, d]` -> `[n, d]`
+pub fn input_dropout<B: Backend>(x: Tensor<B, 2>, prob: f64) -> Tensor<B, 2> {
+    let device = x.device();
+    if !B::ad_enabled(&device) || prob == 0.0 {
+        return x;
+    }
+    if x.is_require_grad() {
+        return DropoutConfig::new(prob).init().forward(x);
+    }
+    // Three 30-bit draws (the bound must fit the backend's int type, i32 on some).
+    let key: u64 = Tensor::<B, 1, Int>::random([3], Distribution::Uniform(0.0, 1_073_741_824.0), &device)
+        .into_data()
+        .iter::<i64>()
+        .fold(0u64, |k, v| k.rotate_left(30) ^ (v as u64 & 0x3fff_ffff));
+    let mut data = x.into_data().convert::<f32>();
+    dropout_in_place(data.as_mut_slice::<f32>().expect("f32 after conversion"), prob, key);
+    Tensor::from_data(data, &device)
+}
+
+/// Zero each entry of `values` with probability `prob` (an entry is kept when its `u32` from the
+/// keyed ChaCha8 stream is at least `prob * 2^32`) and scale the kept ones by `1 / (1 - prob)`.
+fn dropout_in_place(values: &mut [f32], prob: f64, key: u64) {
+    if prob >= 1.0 {
+        values.fill(0.0);
+        return;
+    }
+    let threshold = (prob * 4_294_967_296.0) as u32; // prob < 1
+    let scale = (1.0 / (1.0 - prob)) as f32;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(key);
+    let mut draws = [0u32; 1024];
+    for chunk in values.chunks_mut(draws.len()) {
+        let draws = &mut draws[..chunk.len()];
+        rng.fill(draws);
+        for (v, &u) in chunk.iter_mut().zip(draws.iter()) {
+            *v *= if u >= threshold { scale } else { 0.0 };
+        }
+    }
+}
+
 /// `x` where `mask` is 1, `PRUNED_LOGIT` where it is 0; the gradient to masked entries is 0.
 ///
 /// # Shapes
@@ -217,17 +277,17 @@ fn masked<B: Backend>(x: Tensor<B, 2>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
     x.mul(mask.clone()).add(mask.sub_scalar(1.0).mul_scalar(-PRUNED_LOGIT))
 }
 
-impl<B: Backend> Arm<B> {
+impl<B: Kernels> Arm<B> {
     /// Code `z` and first-softmax probabilities `p` (`mixVAE_model.encoder`).
     ///
     /// # Shapes
     /// - `x`: `[n, input]`, `mask`: `[1, K]` -> (`[n, latent]`, `[n, K]`)
     pub fn encode(&self, x: Tensor<B, 2>, mask: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let mut h = self.input_dropout.forward(x);
+        let mut h = input_dropout(x, self.input_dropout.prob);
         for (fc, bn) in self.encoder.iter().zip(&self.encoder_norm) {
-            h = bn.forward(relu(fc.forward(h)));
+            h = bn.relu_forward(fc.forward(h));
         }
-        let z = self.code_norm.forward(relu(self.to_code.forward(h)));
+        let z = self.code_norm.relu_forward(self.to_code.forward(h));
         let p = softmax(masked(self.to_logits.forward(z.clone()), mask), 1);
         (z, p)
     }
@@ -281,6 +341,9 @@ impl<B: Backend> Mmidas<B> {
         self.active.update(Tensor::from_floats(v.as_slice(), &device));
     }
 
+}
+
+impl<B: Kernels> Mmidas<B> {
     /// Forward every arm; `train` selects Gumbel/reparameterised sampling vs argmax and `s = mu`.
     ///
     /// # Shapes
@@ -352,6 +415,32 @@ mod tests {
         let outs = inner.forward(xs.iter().map(|x| x.clone().inner()).collect(), 1.0, false);
         let c: Vec<f32> = outs[0].c.clone().into_data().iter::<f32>().collect();
         assert!((0..16).all(|r| c[r * 4 + 2] == 0.0 && (c[r * 4..r * 4 + 4].iter().sum::<f32>() - 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn input_dropout_keeps_one_minus_p_scaled_and_follows_the_seed() {
+        let device = Default::default();
+        let x = Tensor::<AB, 2>::ones([200, 50], &device);
+        let draw = |seed| {
+            AB::seed(&device, seed);
+            input_dropout(x.clone(), 0.25).into_data().iter::<f32>().collect::<Vec<f32>>()
+        };
+        let a = draw(1);
+        let kept = a.iter().filter(|&&v| v != 0.0).count() as f64 / a.len() as f64;
+        // 10,000 Bernoulli(0.75) draws: standard deviation 0.0043.
+        assert!((kept - 0.75).abs() < 0.02, "kept {kept}");
+        assert!(a.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
+        assert_eq!(a, draw(1), "same seed, same mask");
+        assert_ne!(a, draw(2), "another seed, another mask");
+        // Outside training (no autodiff) and at p = 0 it is the identity.
+        let inner = Tensor::<Flex, 2>::ones([4, 3], &device);
+        assert_eq!(input_dropout(inner, 0.5).into_data().iter::<f32>().sum::<f32>(), 12.0);
+        assert_eq!(input_dropout(x.clone(), 0.0).into_data().iter::<f32>().sum::<f32>(), 10_000.0);
+        // A tracked input takes burn's dropout and keeps its gradient.
+        let t = Tensor::<AB, 2>::ones([20, 5], &device).require_grad();
+        let g = input_dropout(t.clone(), 0.5).sum().backward();
+        let g: Vec<f32> = t.grad(&g).unwrap().into_data().iter::<f32>().collect();
+        assert!(g.iter().all(|&v| v == 0.0 || v == 2.0) && g.contains(&2.0));
     }
 
     #[test]

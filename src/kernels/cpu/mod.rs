@@ -12,6 +12,7 @@ use super::{AdamwStep, AttentionSpec, Kernels, NormKind, NormSpec};
 
 mod adamw;
 mod attention;
+mod batch_norm;
 mod gemm_f32;
 mod math;
 mod rows;
@@ -121,6 +122,26 @@ impl Kernels for Flex {
         let (loss, grad) = rows::cross_entropy(slice(&x), vocab, &targets, slice(&m), with_grad);
         let dtype = logits.dtype();
         (like(tensor(vec![loss], Shape::new([1])), dtype), grad.map(|g| like(tensor(g, x.shape()), dtype)))
+    }
+
+    fn relu_batch_norm_forward(z: FloatTensor<Self>, eps: f64) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let zc = f32_tensor(&z);
+        let [_, f] = zc.shape().dims::<2>();
+        let (y, mean, var) = batch_norm::forward(slice(&zc), f, eps as f32);
+        let dtype = z.dtype();
+        (like(tensor(y, zc.shape()), dtype), like(tensor(mean, Shape::new([f])), dtype), like(tensor(var, Shape::new([f])), dtype))
+    }
+
+    fn relu_batch_norm_backward(
+        z: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self> {
+        let (zc, m, v, g) = (f32_tensor(&z), f32_tensor(&mean), f32_tensor(&var), f32_tensor(&dy));
+        let dz = batch_norm::backward(slice(&zc), slice(&m), slice(&v), slice(&g), eps as f32);
+        like(tensor(dz, zc.shape()), z.dtype())
     }
 
     fn adamw_step(

@@ -51,7 +51,13 @@ impl MmidasData {
             .values
             .iter()
             .zip(&self.dims)
-            .map(|(v, &d)| idx.iter().flat_map(|&i| v[i * d..(i + 1) * d].iter().copied()).collect())
+            .map(|(v, &d)| {
+                let mut x = Vec::with_capacity(idx.len() * d);
+                for &i in idx {
+                    x.extend_from_slice(&v[i * d..(i + 1) * d]);
+                }
+                x
+            })
             .collect();
         MmidasBatch { xs, n: idx.len() }
     }
@@ -64,7 +70,7 @@ pub struct MmidasBatch {
 }
 
 fn tensors<B: Backend>(b: &MmidasBatch, dims: &[usize], device: &B::Device) -> Vec<Tensor<B, 2>> {
-    b.xs.iter().zip(dims).map(|(x, &d)| Tensor::<B, 1>::from_floats(x.as_slice(), device).reshape([b.n, d])).collect()
+    b.xs.iter().zip(dims).map(|(x, &d)| Tensor::from_data(TensorData::new(x.clone(), [b.n, d]), device)).collect()
 }
 
 /// The task: every item (gene) is a training example; the loss is a batch mean, so one unit per
@@ -128,7 +134,7 @@ pub struct ArmsEval {
     pub recon: Vec<f64>,
 }
 
-pub fn evaluate_all<B: Backend>(model: &Mmidas<B>, data: &MmidasData, device: &B::Device) -> ArmsEval {
+pub fn evaluate_all<B: Kernels>(model: &Mmidas<B>, data: &MmidasData, device: &B::Device) -> ArmsEval {
     let arms = data.dims.len();
     let k = model.n_categories();
     let n = data.ids.len();
@@ -259,7 +265,7 @@ pub mod views;
 pub use outputs::{arm_confusion, joint_labels, reference_scores, write_consensus, write_labels};
 pub use rounds::{fit, model_config, FitSpec, RoundResult};
 use outputs::write_results;
-use crate::kernels::TrainBackend;
+use crate::kernels::{Kernels, TrainBackend};
 
 #[cfg(test)]
 
