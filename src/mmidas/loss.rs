@@ -91,27 +91,34 @@ fn host<B: Backend>(t: &Tensor<B, 1>) -> f64 {
     t.clone().into_scalar().elem::<f64>()
 }
 
-/// The full loss of one batch from the arms' outputs and inputs.
-pub fn mmidas_loss<B: Backend>(outs: &[ArmOutput<B>], xs: &[Tensor<B, 2>], w: LossWeights) -> LossParts<B> {
-    let arms = outs.len();
-    let device = xs[0].device();
-    let k = outs[0].qc.dims()[1] as f64;
+/// `scaler * (l_rec + beta * KL)`: the terms of the loss that depend on one arm only, with the
+/// arm's reconstruction and KL values on the host.
+///
+/// # Shapes
+/// - `out`: one arm's outputs for `x` `[n, input]` -> (`[1]`, recon, KL)
+pub fn arm_loss<B: Backend>(out: &ArmOutput<B>, x: Tensor<B, 2>, arms: usize, w: LossWeights) -> (Tensor<B, 1>, f64, f64) {
     let scaler = (arms.saturating_sub(1)).max(1) as f64;
+    let r = reconstruction(out.recon.clone(), x);
+    let d = kl_standard_normal(out.mu.clone(), out.log_var.clone());
+    let (recon, kl) = (host(&r), host(&d));
+    (r.add(d.mul_scalar(w.beta)).mul_scalar(scaler), recon, kl)
+}
+
+/// The coupling terms between arms: `coupling * sum_{a<b} d(q_a, q_b)` plus the negative
+/// entropies and the constant, with the summed distance and negative entropy on the host.
+///
+/// # Shapes
+/// - `qcs[a]`: `[n, K]` -> (`[1]`, distance, negative entropy)
+pub fn coupling_loss<B: Backend>(qcs: &[Tensor<B, 2>], w: LossWeights) -> (Tensor<B, 1>, f64, f64) {
+    let arms = qcs.len();
+    let k = qcs[0].dims()[1] as f64;
     let n_pairs = ((arms * arms.saturating_sub(1)) / 2).max(1) as f64;
-    let mut total = Tensor::<B, 1>::zeros([1], &device);
-    let (mut recon, mut kl) = (Vec::new(), Vec::new());
-    for (o, x) in outs.iter().zip(xs) {
-        let r = reconstruction(o.recon.clone(), x.clone());
-        let d = kl_standard_normal(o.mu.clone(), o.log_var.clone());
-        recon.push(host(&r));
-        kl.push(host(&d));
-        total = total.add(r.add(d.mul_scalar(w.beta)).mul_scalar(scaler));
-    }
+    let mut total = Tensor::<B, 1>::zeros([1], &qcs[0].device());
     let (mut distance, mut neg_entropy) = (0.0, 0.0);
     for a in 0..arms {
         for b in a + 1..arms {
-            let d = log_simplex_distance(outs[a].qc.clone(), outs[b].qc.clone());
-            let h = negative_entropy(outs[a].qc.clone()).add(negative_entropy(outs[b].qc.clone()));
+            let d = log_simplex_distance(qcs[a].clone(), qcs[b].clone());
+            let h = negative_entropy(qcs[a].clone()).add(negative_entropy(qcs[b].clone()));
             distance += host(&d);
             neg_entropy += host(&h);
             total = total.add(d.mul_scalar(w.coupling)).add(h);
@@ -121,7 +128,23 @@ pub fn mmidas_loss<B: Backend>(outs: &[ArmOutput<B>], xs: &[Tensor<B, 2>], w: Lo
         let constant = n_pairs * (k / 2.0 * (2.0 * std::f64::consts::PI).ln() - 0.5 * (2.0 * w.coupling).ln());
         total = total.add_scalar(constant);
     }
-    LossParts { total, recon, kl, distance, neg_entropy }
+    (total, distance, neg_entropy)
+}
+
+/// The full loss of one batch from the arms' outputs and inputs: [`arm_loss`] of every arm plus
+/// [`coupling_loss`].
+pub fn mmidas_loss<B: Backend>(outs: &[ArmOutput<B>], xs: &[Tensor<B, 2>], w: LossWeights) -> LossParts<B> {
+    let (mut recon, mut kl) = (Vec::new(), Vec::new());
+    let mut total = Tensor::<B, 1>::zeros([1], &xs[0].device());
+    for (o, x) in outs.iter().zip(xs) {
+        let (t, r, d) = arm_loss(o, x.clone(), outs.len(), w);
+        recon.push(r);
+        kl.push(d);
+        total = total.add(t);
+    }
+    let qcs: Vec<Tensor<B, 2>> = outs.iter().map(|o| o.qc.clone()).collect();
+    let (coupling, distance, neg_entropy) = coupling_loss(&qcs, w);
+    LossParts { total: total.add(coupling), recon, kl, distance, neg_entropy }
 }
 
 #[cfg(test)]

@@ -232,6 +232,24 @@ impl MmidasConfig {
 /// # Shapes
 /// - `x`: `[n, d]` -> `[n, d]`
 pub fn input_dropout<B: Backend>(x: Tensor<B, 2>, prob: f64) -> Tensor<B, 2> {
+    if !B::ad_enabled(&x.device()) || prob == 0.0 {
+        return x;
+    }
+    let key = dropout_key::<B>(&x.device());
+    dropout_with_key(x, prob, key)
+}
+
+/// A 64-bit key for the dropout mask stream, from three 30-bit draws of the backend's generator
+/// (the bound must fit the backend's int type, i32 on some).
+fn dropout_key<B: Backend>(device: &B::Device) -> u64 {
+    Tensor::<B, 1, Int>::random([3], Distribution::Uniform(0.0, 1_073_741_824.0), device)
+        .into_data()
+        .iter::<i64>()
+        .fold(0u64, |k, v| k.rotate_left(30) ^ (v as u64 & 0x3fff_ffff))
+}
+
+/// [`input_dropout`] with the mask stream's key given.
+fn dropout_with_key<B: Backend>(x: Tensor<B, 2>, prob: f64, key: u64) -> Tensor<B, 2> {
     let device = x.device();
     if !B::ad_enabled(&device) || prob == 0.0 {
         return x;
@@ -239,14 +257,32 @@ pub fn input_dropout<B: Backend>(x: Tensor<B, 2>, prob: f64) -> Tensor<B, 2> {
     if x.is_require_grad() {
         return DropoutConfig::new(prob).init().forward(x);
     }
-    // Three 30-bit draws (the bound must fit the backend's int type, i32 on some).
-    let key: u64 = Tensor::<B, 1, Int>::random([3], Distribution::Uniform(0.0, 1_073_741_824.0), &device)
-        .into_data()
-        .iter::<i64>()
-        .fold(0u64, |k, v| k.rotate_left(30) ^ (v as u64 & 0x3fff_ffff));
     let mut data = x.into_data().convert::<f32>();
     dropout_in_place(data.as_mut_slice::<f32>().expect("f32 after conversion"), prob, key);
     Tensor::from_data(data, &device)
+}
+
+/// The random draws of one arm's training pass, in the order the pass uses them (dropout mask
+/// key, Gumbel uniforms, reparameterisation normals). Drawing them before the pass lets arms run
+/// on threads of their own and still get the numbers a sequential pass would.
+#[derive(Debug, Clone)]
+pub struct ArmNoise<B: Backend> {
+    /// Key of the input-dropout mask stream (unused when dropout is 0).
+    pub dropout_key: u64,
+    /// `U ~ U(0, 1)` of the Gumbel-softmax sample, `[n, K]`.
+    pub uniform: Tensor<B, 2>,
+    /// `e ~ N(0, I)` of `s = mu + sqrt(var) * e`, `[n, state]`.
+    pub normal: Tensor<B, 2>,
+}
+
+impl<B: Backend> ArmNoise<B> {
+    /// Draw from the backend's generator: `n` rows, `k` categories, `state` dims.
+    pub fn draw(n: usize, k: usize, state: usize, dropout: f64, device: &B::Device) -> Self {
+        let dropout_key = if dropout > 0.0 && B::ad_enabled(device) { dropout_key::<B>(device) } else { 0 };
+        let uniform = Tensor::random([n, k], Distribution::Uniform(0.0, 1.0), device);
+        let normal = Tensor::random([n, state], Distribution::Normal(0.0, 1.0), device);
+        Self { dropout_key, uniform, normal }
+    }
 }
 
 /// Zero each entry of `values` with probability `prob` (an entry is kept when its `u32` from the
@@ -278,12 +314,13 @@ fn masked<B: Backend>(x: Tensor<B, 2>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
 }
 
 impl<B: Kernels> Arm<B> {
-    /// Code `z` and first-softmax probabilities `p` (`mixVAE_model.encoder`).
+    /// Code `z` and first-softmax probabilities `p` (`mixVAE_model.encoder`), without input
+    /// dropout (the caller applies it).
     ///
     /// # Shapes
     /// - `x`: `[n, input]`, `mask`: `[1, K]` -> (`[n, latent]`, `[n, K]`)
     pub fn encode(&self, x: Tensor<B, 2>, mask: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let mut h = input_dropout(x, self.input_dropout.prob);
+        let mut h = x;
         for (fc, bn) in self.encoder.iter().zip(&self.encoder_norm) {
             h = bn.relu_forward(fc.forward(h));
         }
@@ -292,29 +329,49 @@ impl<B: Kernels> Arm<B> {
         (z, p)
     }
 
+    /// Width of the state variable `s`.
+    pub fn state_dim(&self) -> usize {
+        self.to_mu.weight.dims()[1]
+    }
+
+    /// `train` draws the pass's noise from the backend's generator ([`ArmNoise::draw`]);
+    /// otherwise see [`Arm::forward_with`] with no noise.
+    ///
     /// # Shapes
     /// - `x`: `[n, input]`, `mask`: `[1, K]`; see [`ArmOutput`]
     pub fn forward(&self, x: Tensor<B, 2>, mask: Tensor<B, 2>, tau: f64, temperature: f64, train: bool) -> ArmOutput<B> {
+        let noise = train.then(|| ArmNoise::draw(x.dims()[0], mask.dims()[1], self.state_dim(), self.input_dropout.prob, &x.device()));
+        self.forward_with(x, mask, tau, temperature, noise)
+    }
+
+    /// With `noise` (training): input dropout, a relaxed Gumbel-softmax sample and a
+    /// reparameterised state; without (evaluation): the one-hot argmax and `s = mu`.
+    ///
+    /// # Shapes
+    /// - `x`: `[n, input]`, `mask`: `[1, K]`; see [`ArmOutput`]
+    pub fn forward_with(&self, x: Tensor<B, 2>, mask: Tensor<B, 2>, tau: f64, temperature: f64, noise: Option<ArmNoise<B>>) -> ArmOutput<B> {
+        let x = match &noise {
+            Some(noise) => dropout_with_key(x, self.input_dropout.prob, noise.dropout_key),
+            None => x,
+        };
         let (z, p) = self.encode(x, mask.clone());
         let [n, k] = p.dims();
         // Second softmax (`forward`: F.softmax(log_qc / tau)).
         let qc = softmax(masked(p.div_scalar(tau), mask.clone()), 1);
-        let c = if train {
-            let u = Tensor::<B, 2>::random([n, k], Distribution::Uniform(0.0, 1.0), &qc.device());
-            let gumbel = u.add_scalar(EPS).log().neg().add_scalar(EPS).log().neg();
-            let logits = qc.clone().add_scalar(EPS).log().add(gumbel).div_scalar(temperature);
-            softmax(masked(logits, mask), 1)
-        } else {
-            qc.clone().argmax(1).reshape([n]).one_hot::<2>(k).float() // [n, K]
+        let c = match &noise {
+            Some(noise) => {
+                let gumbel = noise.uniform.clone().add_scalar(EPS).log().neg().add_scalar(EPS).log().neg();
+                let logits = qc.clone().add_scalar(EPS).log().add(gumbel).div_scalar(temperature);
+                softmax(masked(logits, mask), 1)
+            }
+            None => qc.clone().argmax(1).reshape([n]).one_hot::<2>(k).float(), // [n, K]
         };
         let y = Tensor::cat(vec![z, c.clone()], 1);
         let mu = self.to_mu.forward(y.clone());
         let log_var = sigmoid(self.to_var.forward(y)).add_scalar(EPS).log();
-        let s = if train {
-            let e = mu.random_like(Distribution::Normal(0.0, 1.0));
-            mu.clone().add(log_var.clone().mul_scalar(0.5).exp().mul(e))
-        } else {
-            mu.clone()
+        let s = match noise {
+            Some(noise) => mu.clone().add(log_var.clone().mul_scalar(0.5).exp().mul(noise.normal)),
+            None => mu.clone(),
         };
         let mut h = Tensor::cat(vec![c.clone(), s], 1);
         for fc in &self.decoder {

@@ -14,5 +14,5 @@ pub mod task;
 pub mod trainer;
 
 pub use session::{RunSummary, Session};
-pub use task::{EvalMetrics, EvalOutput, StepOutput, Task};
+pub use task::{EvalMetrics, EvalOutput, StepGradients, StepOutput, Task};
 

@@ -116,8 +116,9 @@ pub fn shard(indices: &[usize], k: usize, n: usize) -> &[usize] {
     &indices[k * per..(k + 1) * per]
 }
 
-/// Touches every float parameter, which initialises the lazily initialised ones.
-struct Materialise;
+/// Touches every float parameter, which initialises the lazily initialised ones (in the
+/// module's field order, so the draws do not depend on which layer a forward pass reaches first).
+pub(crate) struct Materialise;
 
 impl<B: Backend> burn::module::ModuleVisitor<B> for Materialise {
     fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D>>) {

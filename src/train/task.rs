@@ -23,6 +23,16 @@ impl<B: Backend> StepOutput<B> {
     }
 }
 
+/// What [`Task::step_with_gradients`] returns for one micro-batch.
+pub struct StepGradients {
+    /// Gradients of the micro-batch's loss divided by the step's loss units.
+    pub grads: burn::optim::GradientsParams,
+    /// That loss, on the host.
+    pub loss: f64,
+    /// Diagnostics, as [`StepOutput::aux`].
+    pub aux: Vec<(String, f64)>,
+}
+
 /// Evaluation loss of one batch, on the host.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EvalOutput {
@@ -64,6 +74,19 @@ pub trait Task<B: AutodiffBackend>: Sync {
     fn tokens(&self, batch: &Self::Batch) -> u64;
     /// Forward pass and loss in training mode.
     fn step(&self, model: &Self::Model, batch: &Self::Batch, device: &B::Device) -> StepOutput<B>;
+    /// Forward and backward pass of one micro-batch in one call, for a task that splits its
+    /// backward pass itself (MMIDAS differentiates its arms on threads of their own). The loss is
+    /// divided by `total_units` before differentiation, as the loop does with [`Task::step`]'s.
+    /// `None` (the default): the loop calls [`Task::step`] and differentiates its loss.
+    fn step_with_gradients(
+        &self,
+        _model: &Self::Model,
+        _batch: &Self::Batch,
+        _total_units: f64,
+        _device: &B::Device,
+    ) -> Option<StepGradients> {
+        None
+    }
     /// Forward pass and loss in evaluation mode, without autodiff.
     fn eval(
         &self,

@@ -145,6 +145,14 @@ fn accumulate<B: TrainBackend, T: Task<B>>(
     let mut loss_value = 0.0;
     let mut aux: Vec<(String, f64)> = Vec::new();
     for batch in batches {
+        if let Some(out) = task.step_with_gradients(model, batch, total_units, device) {
+            for (name, value) in out.aux {
+                add_aux(&mut aux, name, value / aux_div as f64);
+            }
+            loss_value += out.loss;
+            accumulator.accumulate(model, out.grads);
+            continue;
+        }
         let out = task.step(model, batch, device);
         for (name, value) in out.aux {
             add_aux(&mut aux, name, value / aux_div as f64);

@@ -23,7 +23,7 @@ use crate::mmidas::prune;
 use crate::mmidas::{dataset, Aligned};
 use crate::train::session::{RunError, Session};
 use crate::train::trainer::LoopOutcome;
-use crate::train::{EvalOutput, StepOutput, Task};
+use crate::train::{EvalOutput, StepGradients, StepOutput, Task};
 
 /// Aligned inputs on the host: arm `a` has `dims[a]` values per item, row-major in `values[a]`.
 #[derive(Debug, Clone)]
@@ -79,6 +79,8 @@ pub struct MmidasTask {
     pub data: MmidasData,
     pub weights: LossWeights,
     pub temperature: f64,
+    /// Thread pools of the arms ([`arms::step_parallel_arms`]).
+    pub arm_threads: arms::ArmThreads,
 }
 
 impl<B: TrainBackend> Task<B> for MmidasTask {
@@ -114,6 +116,9 @@ impl<B: TrainBackend> Task<B> for MmidasTask {
         aux.push(("coupling/distance".into(), parts.distance));
         aux.push(("coupling/neg_entropy".into(), parts.neg_entropy));
         StepOutput { loss_sum: parts.total, aux }
+    }
+    fn step_with_gradients(&self, model: &Mmidas<B>, b: &MmidasBatch, total_units: f64, device: &B::Device) -> Option<StepGradients> {
+        arms::worthwhile::<B>(model.arms.len()).then(|| arms::step_parallel_arms(self, &self.arm_threads, model, b, total_units, device))
     }
     fn eval(&self, model: &Mmidas<B::InnerBackend>, b: &MmidasBatch, device: &B::Device) -> EvalOutput {
         let xs = tensors::<B::InnerBackend>(b, &self.data.dims, device);
@@ -258,6 +263,7 @@ impl Recipe for MmidasRecipe {
     }
 }
 
+mod arms;
 mod outputs;
 mod rounds;
 

@@ -81,10 +81,13 @@ pub fn fit<B: TrainBackend>(
     let s = spec.section;
     B::seed(device, spec.seed);
     let mut model: Mmidas<B> = model_config(s, &data.dims).init(device);
+    // Every weight drawn now, before any training noise: arms may run on threads of their own.
+    model.visit(&mut crate::train::parallel::Materialise);
     let task = MmidasTask {
         data: data.clone(),
         weights: LossWeights { beta: s.beta, coupling: s.coupling },
         temperature: s.temperature,
+        arm_threads: Default::default(),
     };
     let mut total = TrainState {
         step: 0, tokens_seen: 0, epoch: 0, cursor: 0, seed: spec.seed, train_time_s: 0.0,

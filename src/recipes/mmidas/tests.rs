@@ -152,3 +152,81 @@ mod resume {
 fn tests_data() -> (super::MmidasData, Vec<usize>) {
     fit::synthetic(120, 3)
 }
+
+mod parallel_arms {
+    use super::super::*;
+    use crate::mmidas::model::{ArmConfig, MmidasConfig};
+    use burn::backend::{Autodiff, Flex};
+    use burn::module::Module;
+    use burn::optim::GradientsParams;
+
+    type AB = Autodiff<Flex>;
+
+    /// Every parameter's gradient as host values, in the module's order.
+    fn grads_of(model: &Mmidas<AB>, grads: &GradientsParams) -> Vec<Vec<f32>> {
+        struct Collect<'a>(&'a GradientsParams, Vec<Vec<f32>>);
+        impl burn::module::ModuleVisitor<AB> for Collect<'_> {
+            fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<AB, D>>) {
+                if let Some(g) = self.0.get::<Flex, D>(p.id) {
+                    self.1.push(g.into_data().iter::<f32>().collect());
+                }
+            }
+        }
+        let mut c = Collect(grads, Vec::new());
+        model.visit(&mut c);
+        c.1
+    }
+
+    /// The arms on threads of their own give the loss, the diagnostics and every gradient of
+    /// differentiating the whole loss at once, with dropout, a pruned category, three arms and
+    /// two micro-batch units.
+    #[test]
+    fn arms_in_parallel_match_one_backward_pass() {
+        let (mut data, _) = super::fit::synthetic(64, 21);
+        // A third arm (a copy of the first view), so the coupling has three pairs.
+        data.names.push("c".into());
+        data.dims.push(data.dims[0]);
+        data.values.push(data.values[0].iter().map(|v| v * 0.5 + 0.1).collect());
+        let device = Default::default();
+        let config = MmidasConfig {
+            input_dims: data.dims.clone(),
+            n_categories: 5,
+            arm: ArmConfig { hidden: 12, hidden_layers: 2, latent: 4, dropout: 0.2, tau: 0.3, ..ArmConfig::default() },
+        };
+        AB::seed(&device, 4);
+        let model: Mmidas<AB> = config.init(&device);
+        model.visit(&mut crate::train::parallel::Materialise);
+        model.set_active(&[true, true, false, true, true]);
+        let task = MmidasTask {
+            data,
+            weights: LossWeights { beta: 0.7, coupling: 1.3 },
+            temperature: 0.8,
+            arm_threads: Default::default(),
+        };
+        let batch = task.data.rows(&(0..48).collect::<Vec<_>>());
+
+        AB::seed(&device, 99);
+        let out = <MmidasTask as Task<AB>>::step(&task, &model, &batch, &device);
+        let loss = out.loss_sum.div_scalar(2.0);
+        let whole_loss = loss.clone().into_scalar().elem::<f64>();
+        let whole = GradientsParams::from_grads(loss.backward(), &model);
+
+        AB::seed(&device, 99);
+        let threads = arms::ArmThreads::default();
+        let split = arms::step_parallel_arms(&task, &threads, &model, &batch, 2.0, &device);
+
+        assert!((split.loss - whole_loss).abs() <= 1e-5 * whole_loss.abs(), "{} vs {whole_loss}", split.loss);
+        assert_eq!(split.aux.iter().map(|a| &a.0).collect::<Vec<_>>(), out.aux.iter().map(|a| &a.0).collect::<Vec<_>>());
+        for ((name, a), (_, b)) in split.aux.iter().zip(&out.aux) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-3), "{name}: {a} vs {b}");
+        }
+        let (gw, gs) = (grads_of(&model, &whole), grads_of(&model, &split.grads));
+        assert_eq!(gw.len(), gs.len());
+        assert!(gw.len() >= 3 * 10, "every arm's weights and biases have gradients");
+        for (i, (w, s)) in gw.iter().zip(&gs).enumerate() {
+            let scale = w.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+            let err = w.iter().zip(s).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(err <= 1e-4 * scale, "parameter {i}: max difference {err:e}, scale {scale:e}");
+        }
+    }
+}
