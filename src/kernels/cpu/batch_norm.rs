@@ -46,20 +46,23 @@ pub fn backward(z: &[f32], mean: &[f32], var: &[f32], dy: &[f32], eps: f32) -> V
     let n = z.len() / f;
     let rstd: Vec<f32> = var.iter().map(|&v| 1.0 / (v + eps).sqrt()).collect();
     let (mut sum_dy, mut sum_dy_h) = (vec![0.0f64; f], vec![0.0f64; f]);
+    // Iterator zips rather than indexing, so the loops have no bounds checks and vectorise.
     for (zr, gr) in z.chunks_exact(f).zip(dy.chunks_exact(f)) {
-        for j in 0..f {
-            let h = (zr[j].max(0.0) - mean[j]) * rstd[j];
-            sum_dy[j] += gr[j] as f64;
-            sum_dy_h[j] += (gr[j] * h) as f64;
+        let stats = mean.iter().zip(&rstd);
+        for (((sd, sh), (&zv, &g)), (&m, &r)) in sum_dy.iter_mut().zip(sum_dy_h.iter_mut()).zip(zr.iter().zip(gr)).zip(stats) {
+            let h = (zv.max(0.0) - m) * r;
+            *sd += g as f64;
+            *sh += (g * h) as f64;
         }
     }
     let a: Vec<f32> = sum_dy.iter().map(|&s| (s / n as f64) as f32).collect();
     let b: Vec<f32> = sum_dy_h.iter().map(|&s| (s / n as f64) as f32).collect();
     let mut dz = vec![0.0f32; z.len()];
     for ((dr, zr), gr) in dz.chunks_exact_mut(f).zip(z.chunks_exact(f)).zip(dy.chunks_exact(f)) {
-        for j in 0..f {
-            let h = (zr[j].max(0.0) - mean[j]) * rstd[j];
-            dr[j] = if zr[j] > 0.0 { rstd[j] * (gr[j] - a[j] - h * b[j]) } else { 0.0 };
+        let coef = mean.iter().zip(&rstd).zip(a.iter().zip(&b));
+        for ((o, (&zv, &g)), ((&m, &r), (&aj, &bj))) in dr.iter_mut().zip(zr.iter().zip(gr)).zip(coef) {
+            let h = (zv.max(0.0) - m) * r;
+            *o = if zv > 0.0 { r * (g - aj - h * bj) } else { 0.0 };
         }
     }
     dz

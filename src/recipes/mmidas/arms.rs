@@ -21,7 +21,9 @@
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 
-use super::{tensors, MmidasBatch, MmidasTask};
+use burn::tensor::TensorData;
+
+use super::{MmidasBatch, MmidasTask};
 use crate::kernels::TrainBackend;
 use crate::mmidas::loss::{arm_loss, coupling_loss};
 use crate::mmidas::model::{ArmNoise, ArmOutput, Mmidas};
@@ -87,7 +89,6 @@ pub fn step_parallel_arms<B: TrainBackend>(
     device: &B::Device,
 ) -> StepGradients {
     let arms = model.arms.len();
-    let xs = tensors::<B>(b, &task.data.dims, device);
     let k = model.n_categories();
     let mask = model.active.value_sync().reshape([1, k]).inner();
     let noises: Vec<ArmNoise<B>> =
@@ -99,11 +100,13 @@ pub fn step_parallel_arms<B: TrainBackend>(
     let jobs: Vec<Box<dyn FnOnce() -> Forward<B> + Send + '_>> = model
         .arms
         .iter()
-        .zip(xs)
+        .zip(b.xs.iter().zip(&task.data.dims))
         .zip(noises)
-        .map(|((arm, x), noise)| {
+        .map(|((arm, (x, &dim)), noise)| {
             let mask = Tensor::<B, 2>::from_inner(mask.clone());
             Box::new(move || {
+                // The input is copied into a tensor on the arm's thread too.
+                let x = Tensor::<B, 2>::from_data(TensorData::new(x.clone(), [b.n, dim]), device);
                 let out = arm.forward_with(x.clone(), mask, tau, temperature, Some(noise));
                 let (own, recon, kl) = arm_loss(&out, x, arms, w);
                 (out, own.div_scalar(total_units), recon, kl)
