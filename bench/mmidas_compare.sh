@@ -5,6 +5,7 @@
 #
 #   bash bench/mmidas_compare.sh --src ../MMIDAS [--threads 2] [--genes 20000] [--categories 12]
 #                                [--min-categories 8] [--batch 1000] [--epochs 1] [--epochs-per-round 1]
+#   GFM_BENCH_BIN=target/release/deps/mmidas-<hash> runs a prebuilt gfm side; PYTHON=... the interpreter.
 #
 # --src DIR       a clone of https://github.com/AllenInstitute/MMIDAS (not part of gfm).
 # --threads N     both sides use N threads (RAYON_NUM_THREADS, torch.set_num_threads). Default 2.
@@ -31,7 +32,9 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n "$src" && -f "$src/mmidas/cpl_mixvae.py" ]] || { echo "mmidas_compare.sh: --src must be a clone of AllenInstitute/MMIDAS" >&2; exit 1; }
 
-gfm_line=$(RAYON_NUM_THREADS="$threads" cargo bench --bench mmidas -- --genes "$genes" --dims 1280,1536 \
+# GFM_BENCH_BIN=<path>: a prebuilt `mmidas` bench binary instead of `cargo bench` (as compare.sh).
+if [[ -n "${GFM_BENCH_BIN:-}" ]]; then gfm_cmd=("$GFM_BENCH_BIN"); else gfm_cmd=(cargo bench --bench mmidas --); fi
+gfm_line=$(RAYON_NUM_THREADS="$threads" "${gfm_cmd[@]}" --genes "$genes" --dims 1280,1536 \
     --categories "$categories" --min-categories "$min_categories" --batch "$batch" --epochs "$epochs" \
     --epochs-per-round "$per_round" | grep '^{')
 echo "$gfm_line"
