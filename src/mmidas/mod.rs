@@ -15,6 +15,7 @@ mod mnist;
 mod npy;
 mod parquet_table;
 pub mod model;
+pub mod noise;
 pub mod prune;
 pub mod write;
 

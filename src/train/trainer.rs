@@ -145,21 +145,18 @@ fn accumulate<B: TrainBackend, T: Task<B>>(
     let mut loss_value = 0.0;
     let mut aux: Vec<(String, f64)> = Vec::new();
     for batch in batches {
-        if let Some(out) = task.step_with_gradients(model, batch, total_units, device) {
-            for (name, value) in out.aux {
-                add_aux(&mut aux, name, value / aux_div as f64);
+        let (loss, grads, step_aux) = match task.step_with_gradients(model, batch, total_units, device) {
+            Some(out) => (out.loss, out.grads, out.aux),
+            None => {
+                let out = task.step(model, batch, device);
+                let loss = out.loss_sum.div_scalar(total_units);
+                (loss.clone().into_scalar().elem::<f64>(), GradientsParams::from_grads(loss.backward(), model), out.aux)
             }
-            loss_value += out.loss;
-            accumulator.accumulate(model, out.grads);
-            continue;
-        }
-        let out = task.step(model, batch, device);
-        for (name, value) in out.aux {
+        };
+        for (name, value) in step_aux {
             add_aux(&mut aux, name, value / aux_div as f64);
         }
-        let loss = out.loss_sum.div_scalar(total_units);
-        loss_value += loss.clone().into_scalar().elem::<f64>();
-        let grads = GradientsParams::from_grads(loss.backward(), model);
+        loss_value += loss;
         accumulator.accumulate(model, grads);
     }
     Accumulated { grads: accumulator.grads(), loss: loss_value, aux }

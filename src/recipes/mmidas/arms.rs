@@ -26,7 +26,8 @@ use burn::tensor::TensorData;
 use super::{MmidasBatch, MmidasTask};
 use crate::kernels::TrainBackend;
 use crate::mmidas::loss::{arm_loss, coupling_loss};
-use crate::mmidas::model::{ArmNoise, ArmOutput, Mmidas};
+use crate::mmidas::model::{ArmOutput, Mmidas};
+use crate::mmidas::noise::ArmNoise;
 use crate::train::StepGradients;
 
 /// One rayon pool per arm (flex runs its operations on the current pool), made once per task.
