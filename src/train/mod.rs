@@ -10,6 +10,7 @@ pub mod parallel;
 pub mod record;
 pub mod schedule;
 pub mod session;
+pub mod pools;
 pub mod task;
 pub mod trainer;
 

@@ -27,6 +27,7 @@ use burn::collective::{self, AllReduceStrategy, CollectiveConfig, PeerId, Reduce
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
+use super::pools::WorkerPools;
 use super::task::Task;
 use crate::kernels::TrainBackend;
 
@@ -67,6 +68,8 @@ pub fn replica_devices<B: Backend>(device: &B::Device, n: usize) -> Result<Vec<B
 /// when dropped, so a failed run leaves no peers behind.
 pub struct Collective<B: AutodiffBackend> {
     pub devices: Vec<B::Device>,
+    /// On the CPU, each replica's share of the threads ([`WorkerPools`]).
+    pub pools: WorkerPools,
 }
 
 impl<B: AutodiffBackend> Collective<B> {
@@ -95,7 +98,7 @@ impl<B: AutodiffBackend> Collective<B> {
                 Err(p) => return Err(DataParallelError::Collective(panic_message(p))),
             }
         }
-        Ok(Self { devices })
+        Ok(Self { devices, pools: WorkerPools::default() })
     }
 }
 
@@ -163,6 +166,8 @@ where
     // so the values are those a single replica would draw.
     model.visit(&mut Materialise);
     let precision = crate::model::precision::current();
+    // CPU replicas (all on one device) each run on a pool of their own share of the threads.
+    let cpu = collective.devices.iter().all(|d| *d == collective.devices[0]);
     let results: Vec<std::thread::Result<Result<ReplicaOutput, DataParallelError>>> = std::thread::scope(|s| {
         let handles: Vec<_> = batches
             .into_iter()
@@ -171,10 +176,14 @@ where
                 let device = collective.devices[k].clone();
                 let replica = model.clone().fork(&device);
                 let accumulate = &accumulate;
+                let n = collective.devices.len();
                 s.spawn(move || {
-                    // Autocast is per thread (model::precision), like PyTorch's.
-                    let _autocast = crate::model::precision::autocast(precision);
-                    let out = accumulate(task, &replica, &shards, &device);
+                    let job = move || {
+                        // Autocast is per thread (model::precision), like PyTorch's.
+                        let _autocast = crate::model::precision::autocast(precision);
+                        accumulate(task, &replica, &shards, &device)
+                    };
+                    let out = if cpu { collective.pools.install(k, n, job) } else { job() };
                     let grads = out
                         .grads
                         .all_reduce::<B::InnerBackend>(PeerId::from(k), ReduceOperation::Sum)

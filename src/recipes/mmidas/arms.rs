@@ -28,55 +28,16 @@ use crate::kernels::TrainBackend;
 use crate::mmidas::loss::{arm_loss, coupling_loss};
 use crate::mmidas::model::{ArmOutput, Mmidas};
 use crate::mmidas::noise::ArmNoise;
+use crate::train::pools::WorkerPools;
 use crate::train::StepGradients;
 
-/// One rayon pool per arm (flex runs its operations on the current pool), made once per task.
-#[derive(Default)]
-pub struct ArmThreads {
-    #[cfg(feature = "flex")]
-    pools: std::sync::OnceLock<Vec<rayon::ThreadPool>>,
-}
-
-impl ArmThreads {
-    /// Threads in the process-wide pool (what `RAYON_NUM_THREADS` or the CPU count gives).
-    fn available() -> usize {
-        #[cfg(feature = "flex")]
-        return rayon::current_num_threads();
-        #[cfg(not(feature = "flex"))]
-        return 1;
-    }
-
-    /// Run `jobs[a]` on arm `a`'s pool, all at once; the results in arm order.
-    fn run<T: Send>(&self, jobs: Vec<Box<dyn FnOnce() -> T + Send + '_>>) -> Vec<T> {
-        #[cfg(feature = "flex")]
-        {
-            let arms = jobs.len();
-            let pools = self.pools.get_or_init(|| {
-                let each = (Self::available() / arms).max(1);
-                (0..arms)
-                    .map(|a| {
-                        rayon::ThreadPoolBuilder::new()
-                            .num_threads(each)
-                            .thread_name(move |i| format!("mmidas-arm{a}-{i}"))
-                            .build()
-                            .expect("a rayon pool for an MMIDAS arm")
-                    })
-                    .collect()
-            });
-            std::thread::scope(|s| {
-                let handles: Vec<_> = jobs.into_iter().zip(pools).map(|(job, pool)| s.spawn(move || pool.install(job))).collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-            })
-        }
-        #[cfg(not(feature = "flex"))]
-        jobs.into_iter().map(|job| job()).collect()
-    }
-}
+/// The arms' thread pools, one per arm.
+pub type ArmThreads = WorkerPools;
 
 /// Whether [`step_parallel_arms`] pays here: the CPU backend (the one with fused kernels, whose
 /// operations run on rayon pools), two or more arms and two or more threads.
 pub fn worthwhile<B: TrainBackend>(arms: usize) -> bool {
-    <B::InnerBackend as crate::kernels::Kernels>::FUSED && arms >= 2 && ArmThreads::available() >= 2
+    <B::InnerBackend as crate::kernels::Kernels>::FUSED && arms >= 2 && WorkerPools::available() >= 2
 }
 
 /// One micro-batch's loss divided by `total_units` and its gradients, the arms in parallel
