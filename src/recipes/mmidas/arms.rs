@@ -21,9 +21,7 @@
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 
-use burn::tensor::TensorData;
-
-use super::{MmidasBatch, MmidasTask};
+use super::{arm_tensor, MmidasBatch, MmidasTask};
 use crate::kernels::TrainBackend;
 use crate::mmidas::loss::{arm_loss, coupling_loss};
 use crate::mmidas::model::{ArmOutput, Mmidas};
@@ -68,7 +66,7 @@ pub fn step_parallel_arms<B: TrainBackend>(
             let mask = Tensor::<B, 2>::from_inner(mask.clone());
             Box::new(move || {
                 // The input is copied into a tensor on the arm's thread too.
-                let x = Tensor::<B, 2>::from_data(TensorData::new(x.clone(), [b.n, dim]), device);
+                let x = arm_tensor::<B>(x, b.n, dim, device);
                 let out = arm.forward_with(x.clone(), mask, tau, temperature, Some(noise));
                 let (own, recon, kl) = arm_loss(&out, x, arms, w);
                 (out, own.div_scalar(total_units), recon, kl)

@@ -70,7 +70,12 @@ pub struct MmidasBatch {
 }
 
 fn tensors<B: Backend>(b: &MmidasBatch, dims: &[usize], device: &B::Device) -> Vec<Tensor<B, 2>> {
-    b.xs.iter().zip(dims).map(|(x, &d)| Tensor::from_data(TensorData::new(x.clone(), [b.n, d]), device)).collect()
+    b.xs.iter().zip(dims).map(|(x, &d)| arm_tensor(x, b.n, d, device)).collect()
+}
+
+/// One arm's rows `[n * d]` as a tensor `[n, d]`.
+fn arm_tensor<B: Backend>(x: &[f32], n: usize, d: usize, device: &B::Device) -> Tensor<B, 2> {
+    Tensor::from_data(TensorData::new(x.to_vec(), [n, d]), device)
 }
 
 /// The task: every item (gene) is a training example; the loss is a batch mean, so one unit per
