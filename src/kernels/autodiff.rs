@@ -10,12 +10,13 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
+use burn::backend::autodiff::NodeId;
 use burn::backend::Autodiff;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
 
-use super::{composite, float, AttentionSpec, Kernels, NormSpec};
+use super::{composite, float, AttentionSpec, Kernels, LinearGrads, NormSpec};
 
 #[derive(Debug)]
 struct AttentionBackward;
@@ -103,7 +104,69 @@ impl<B: Kernels> Backward<B, 1> for ReluBatchNormBackward {
     }
 }
 
+#[derive(Debug)]
+struct LinearBackward;
+
+impl<B: Kernels> Backward<B, 2> for LinearBackward {
+    /// (x, weight)
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, w) = ops.state;
+        let dy = grads.consume::<B>(&ops.node);
+        let [x_node, w_node] = ops.parents;
+        let want = LinearGrads { x: x_node.is_some(), weight: w_node.is_some(), bias: false };
+        let (dx, dw, _) = B::linear_backward(x, w, dy, want);
+        register::<B>(grads, x_node.map(|n| n.id), dx);
+        register::<B>(grads, w_node.map(|n| n.id), dw);
+    }
+}
+
+#[derive(Debug)]
+struct LinearBiasBackward;
+
+impl<B: Kernels> Backward<B, 3> for LinearBiasBackward {
+    /// (x, weight)
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, w) = ops.state;
+        let dy = grads.consume::<B>(&ops.node);
+        let [x_node, w_node, b_node] = ops.parents;
+        let want = LinearGrads { x: x_node.is_some(), weight: w_node.is_some(), bias: b_node.is_some() };
+        let (dx, dw, db) = B::linear_backward(x, w, dy, want);
+        register::<B>(grads, x_node.map(|n| n.id), dx);
+        register::<B>(grads, w_node.map(|n| n.id), dw);
+        register::<B>(grads, b_node.map(|n| n.id), db);
+    }
+}
+
+/// Register `grad` for `node` when both exist (one kernel gives several parents' gradients, so
+/// this does by hand what burn's `binary` does per parent).
+fn register<B: Backend>(grads: &mut Gradients, node: Option<NodeId>, grad: Option<FloatTensor<B>>) {
+    if let (Some(node), Some(grad)) = (node, grad) {
+        grads.register::<B>(node, grad);
+    }
+}
+
 impl<B: Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
+    fn linear(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: Option<FloatTensor<Self>>) -> FloatTensor<Self> {
+        if !B::FUSED {
+            return <Self as burn::tensor::ops::ModuleOps<Self>>::linear(x, weight, bias);
+        }
+        let y = B::linear_forward(x.primitive.clone(), weight.primitive.clone(), bias.as_ref().map(|b| b.primitive.clone()));
+        match bias {
+            None => match LinearBackward.prepare::<C>([x.node.clone(), weight.node.clone()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish((x.primitive, weight.primitive), y),
+                OpsKind::UnTracked(prep) => prep.finish(y),
+            },
+            Some(b) => match LinearBiasBackward.prepare::<C>([x.node.clone(), weight.node.clone(), b.node.clone()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish((x.primitive, weight.primitive), y),
+                OpsKind::UnTracked(prep) => prep.finish(y),
+            },
+        }
+    }
+
     fn relu_batch_norm(z: FloatTensor<Self>, eps: f64) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         if !B::FUSED {
             return composite::relu_batch_norm_primitive::<Self>(z, eps);

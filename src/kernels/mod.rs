@@ -2,9 +2,10 @@
 //! `examples/custom-wgpu-kernel`: a trait over `Backend`, implemented per backend, with the
 //! autodiff backend given its own backward step).
 //!
-//! [`Kernels`] holds four fused operations of the OLMo step: causal self-attention with RoPE
-//! from the fused q/k/v projection, the no-affine LayerNorm / RMSNorm, SwiGLU, and the masked
-//! next-token cross-entropy. Its default methods are the composite burn code of [`composite`]
+//! [`Kernels`] holds the fused operations of the OLMo step (causal self-attention with RoPE
+//! from the fused q/k/v projection, the no-affine LayerNorm / RMSNorm, SwiGLU, the linear layer,
+//! the masked next-token cross-entropy, the AdamW update) and of the MMIDAS step (ReLU + batch
+//! norm, the linear layer). Its default methods are the composite burn code of [`composite`]
 //! (what the model ran before these kernels existed), so every backend works unchanged:
 //!
 //! - `Flex` (CPU) replaces the forward and backward methods with hand-written loops in
@@ -65,6 +66,15 @@ pub struct AttentionSpec {
 pub struct NormSpec {
     pub kind: NormKind,
     pub eps: f64,
+}
+
+/// Which gradients [`Kernels::linear_backward`] computes (a parent that is not tracked, such as
+/// the data fed to a first layer, needs none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinearGrads {
+    pub x: bool,
+    pub weight: bool,
+    pub bias: bool,
 }
 
 /// Hyper-parameters of one AdamW update (Loshchilov & Hutter 2019, Algorithm 2; PyTorch
@@ -159,6 +169,37 @@ pub trait Kernels: Backend {
     /// - ff `[..., 2 * hidden]`, dout `[..., hidden]` → `[..., 2 * hidden]`
     fn swiglu_backward(ff: FloatTensor<Self>, dout: FloatTensor<Self>) -> FloatTensor<Self> {
         composite::swiglu_vjp::<Self>(ff, dout)
+    }
+
+    /// Linear layer; see [`linear`].
+    fn linear(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: Option<FloatTensor<Self>>) -> FloatTensor<Self> {
+        Self::linear_forward(x, weight, bias)
+    }
+
+    /// # Shapes
+    /// - x `[..., k]`, weight `[k, n]`, bias `[n]` → `[..., n]`
+    fn linear_forward(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: Option<FloatTensor<Self>>) -> FloatTensor<Self> {
+        <Self as burn::tensor::ops::ModuleOps<Self>>::linear(x, weight, bias)
+    }
+
+    /// The gradients `want` asks for: `dx = dy·Wᵀ`, `dweight = xᵀ·dy` summed over all rows,
+    /// `dbias = Σ_rows dy`. The defaults are burn's own linear backward steps.
+    ///
+    /// # Shapes
+    /// - x `[..., k]`, weight `[k, n]`, dy `[..., n]` → (dx `[..., k]`, dweight `[k, n]`,
+    ///   dbias `[n]`)
+    #[allow(clippy::type_complexity)]
+    fn linear_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        want: LinearGrads,
+    ) -> (Option<FloatTensor<Self>>, Option<FloatTensor<Self>>, Option<FloatTensor<Self>>) {
+        (
+            want.x.then(|| Self::linear_x_backward(weight, dy.clone())),
+            want.weight.then(|| Self::linear_weight_backward(x, dy.clone())),
+            want.bias.then(|| Self::linear_bias_backward(dy)),
+        )
     }
 
     /// Masked cross-entropy sum; see [`masked_cross_entropy_sum`].
@@ -269,6 +310,24 @@ pub fn norm<B: Kernels, const D: usize>(x: Tensor<B, D>, weight: Option<Tensor<B
 /// - ff: `[..., 2 * hidden]`, value half first, gate half second → `[..., hidden]`
 pub fn swiglu<B: Kernels, const D: usize>(ff: Tensor<B, D>) -> Tensor<B, D> {
     float(B::swiglu(ff.into_primitive().tensor()))
+}
+
+/// Linear layer `y = x·W + b` over the last dimension (burn `Linear::forward`, whose weight is
+/// stored `[in, out]`; PyTorch `F.linear(x, Wᵀ, b)`). `weight` may be any 2-D view, e.g. the
+/// transpose of a tied embedding.
+///
+/// # Shapes
+/// - x: `[..., k]`, weight: `[k, n]`, bias: `[n]` → `[..., n]`
+pub fn linear<B: Kernels, const D: usize>(x: Tensor<B, D>, weight: Tensor<B, 2>, bias: Option<Tensor<B, 1>>) -> Tensor<B, D> {
+    float(<B as Kernels>::linear(x.into_primitive().tensor(), weight.into_primitive().tensor(), bias.map(|b| b.into_primitive().tensor())))
+}
+
+/// A burn `Linear` module applied through [`linear`].
+///
+/// # Shapes
+/// - x: `[..., d_input]` → `[..., d_output]`
+pub fn linear_layer<B: Kernels, const D: usize>(layer: &burn::nn::Linear<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    linear(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
 }
 
 /// `-Σ_i mask_i · log softmax(logits_i)[target_i]`: next-token cross-entropy summed over the

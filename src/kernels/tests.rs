@@ -146,10 +146,67 @@ fn fused_relu_batch_norm_matches_composite_forward_and_backward() {
 }
 
 #[test]
+fn fused_linear_matches_composite_forward_and_backward() {
+    // (rows, k, n, bias, weight given transposed, input tracked): odd sizes, one row and one
+    // feature, the tied-embedding layout, a product large enough to run on rayon's pool, and
+    // an untracked input (the data fed to a first layer: no input gradient is computed).
+    let cases = [
+        (7, 5, 3, true, false, true),
+        (1, 1, 1, true, false, true),
+        (9, 6, 11, false, true, true),
+        (250, 192, 160, true, false, true),
+        (13, 8, 4, true, false, false),
+    ];
+    for (i, &(m, k, n, with_bias, transposed, x_tracked)) in cases.iter().enumerate() {
+        let seed = 70 + 3 * i as u64;
+        let (xd, wd, bd) = (random(&[m, k], seed, 2.0), random(&[k, n], seed + 1, 1.0), random(&[n], seed + 2, 1.0));
+        let run = |fused: bool| {
+            let x = tensor(xd.clone(), [1, m, k]);
+            let x = if x_tracked { x.require_grad() } else { x };
+            // The transposed case stores the weight `[n, k]` and passes its transpose view.
+            let w = if transposed {
+                let wt: Vec<f32> = (0..n * k).map(|j| wd[(j % k) * n + j / k]).collect();
+                tensor(wt, [n, k]).require_grad()
+            } else {
+                tensor(wd.clone(), [k, n]).require_grad()
+            };
+            let b = with_bias.then(|| tensor(bd.clone(), [n]).require_grad());
+            let wv = if transposed { w.clone().transpose() } else { w.clone() };
+            let y = if fused {
+                linear(x.clone(), wv, b.clone())
+            } else {
+                let y = x.clone().matmul(wv.unsqueeze::<3>());
+                match &b {
+                    Some(b) => y + b.clone().unsqueeze::<3>(),
+                    None => y,
+                }
+            };
+            let upstream = tensor(random(&[1, m, n], 97, 1.0), [1, m, n]);
+            let grads = (y.clone() * upstream).sum().backward();
+            let gw = values(w.grad(&grads).expect("weight gradient"));
+            (values(y), x.grad(&grads).map(values), gw, b.map(|b| values(b.grad(&grads).expect("bias gradient"))))
+        };
+        let (f, c) = (run(true), run(false));
+        let what = format!("linear {m}x{k}x{n} bias {with_bias} transposed {transposed}");
+        assert_close(&format!("{what}: output"), &f.0, &c.0);
+        assert_eq!(f.1.is_some(), x_tracked, "{what}: input gradient present exactly when tracked");
+        if let (Some(fx), Some(cx)) = (&f.1, &c.1) {
+            assert_close(&format!("{what}: input gradient"), fx, cx);
+        }
+        assert_close(&format!("{what}: weight gradient"), &f.2, &c.2);
+        if let (Some(fb), Some(cb)) = (&f.3, &c.3) {
+            assert_close(&format!("{what}: bias gradient"), fb, cb);
+        }
+    }
+}
+
+#[test]
 fn fused_kernels_run_on_the_inner_backend_without_autodiff() {
     // Evaluation runs the model on `Flex` itself: the fused forward must equal the composite.
     let spec = AttentionSpec { n_heads: 2, rope_theta: 10_000.0 };
     let shape = [2, 5, 3 * 2 * 4];
     let x = Tensor::<Flex, 3>::from_data(TensorData::new(random(&shape, 50, 1.0), shape), &Default::default());
-    assert_close("attention on Flex", &values(causal_attention(x.clone(), spec)), &values(composite::causal_attention(x, spec).0));
+    assert_close("attention on Flex", &values(causal_attention(x.clone(), spec)), &values(composite::causal_attention(x.clone(), spec).0));
+    let w = Tensor::<Flex, 2>::from_data(TensorData::new(random(&[24, 3], 51, 1.0), [24, 3]), &Default::default());
+    assert_close("linear on Flex", &values(linear(x.clone(), w.clone(), None)), &values(x.matmul(w.unsqueeze::<3>())));
 }

@@ -31,7 +31,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid, softmax};
 
 use super::noise::{dropout_with_key, ArmNoise};
-use crate::kernels::{relu_batch_norm, Kernels};
+use crate::kernels::{linear_layer, relu_batch_norm, Kernels};
 
 /// Added inside logs and divisions, as the reference's `eps` (`cpl_mixVAE(eps=1e-8)`).
 pub const EPS: f64 = 1e-8;
@@ -233,10 +233,10 @@ impl<B: Kernels> Arm<B> {
     pub fn encode(&self, x: Tensor<B, 2>, mask: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let mut h = x;
         for (fc, bn) in self.encoder.iter().zip(&self.encoder_norm) {
-            h = bn.relu_forward(fc.forward(h));
+            h = bn.relu_forward(linear_layer(fc, h));
         }
-        let z = self.code_norm.relu_forward(self.to_code.forward(h));
-        let p = softmax(masked(self.to_logits.forward(z.clone()), mask), 1);
+        let z = self.code_norm.relu_forward(linear_layer(&self.to_code, h));
+        let p = softmax(masked(linear_layer(&self.to_logits, z.clone()), mask), 1);
         (z, p)
     }
 
@@ -278,17 +278,17 @@ impl<B: Kernels> Arm<B> {
             None => qc.clone().argmax(1).reshape([n]).one_hot::<2>(k).float(), // [n, K]
         };
         let y = Tensor::cat(vec![z, c.clone()], 1);
-        let mu = self.to_mu.forward(y.clone());
-        let log_var = sigmoid(self.to_var.forward(y)).add_scalar(EPS).log();
+        let mu = linear_layer(&self.to_mu, y.clone());
+        let log_var = sigmoid(linear_layer(&self.to_var, y)).add_scalar(EPS).log();
         let s = match noise {
             Some(noise) => mu.clone().add(log_var.clone().mul_scalar(0.5).exp().mul(noise.normal)),
             None => mu.clone(),
         };
         let mut h = Tensor::cat(vec![c.clone(), s], 1);
         for fc in &self.decoder {
-            h = relu(fc.forward(h));
+            h = relu(linear_layer(fc, h));
         }
-        ArmOutput { recon: self.to_output.forward(h), qc, c, mu, log_var }
+        ArmOutput { recon: linear_layer(&self.to_output, h), qc, c, mu, log_var }
     }
 }
 

@@ -173,6 +173,9 @@ impl<B: Backend> OlmoModel<B> {
         embedding(self.wte.val(), ids)
     }
 
+}
+
+impl<B: Kernels> OlmoModel<B> {
     /// Project final hidden states to vocabulary logits (tied: `h @ wte^T`).
     ///
     /// # Shapes
@@ -186,9 +189,7 @@ impl<B: Backend> OlmoModel<B> {
         };
         to_f32(logits).reshape([batch, seq, self.vocab_size()])
     }
-}
 
-impl<B: Kernels> OlmoModel<B> {
     /// Run the blocks and the final norm on input embeddings.
     ///
     /// # Shapes

@@ -32,6 +32,7 @@ use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::FloatDType;
 use serde::{Deserialize, Serialize};
+use crate::kernels::{self, Kernels};
 
 /// Compute precision of a run (`run.precision`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -89,13 +90,13 @@ pub fn autocast(precision: Precision) -> AutocastGuard {
 
 /// `x @ W` of a bias-free `Linear` (weight `[in, out]`) in the current precision. The result is
 /// in the matmul dtype (bf16 under bf16 autocast); pass it to [`to_f32`] where it meets f32 code.
-/// Under f32 this is exactly `lin.forward(x)`.
+/// Under f32 this is `lin.forward(x)`, computed by [`kernels::linear_layer`].
 ///
 /// # Shapes
 /// - x: `[..., in]` → `[..., out]`
-pub fn linear<B: Backend, const D: usize>(lin: &Linear<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+pub fn linear<B: Kernels, const D: usize>(lin: &Linear<B>, x: Tensor<B, D>) -> Tensor<B, D> {
     match current() {
-        Precision::F32 => lin.forward(x),
+        Precision::F32 => kernels::linear_layer(lin, x),
         p => {
             let dtype = p.matmul_dtype();
             let w = lin.weight.val().cast(dtype).unsqueeze::<D>();
@@ -112,9 +113,9 @@ pub fn linear<B: Backend, const D: usize>(lin: &Linear<B>, x: Tensor<B, D>) -> T
 ///
 /// # Shapes
 /// - a: `[n, k]`, b: `[m, k]` → `[n, m]`
-pub fn matmul_transposed<B: Backend>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 2> {
+pub fn matmul_transposed<B: Kernels>(a: Tensor<B, 2>, b: Tensor<B, 2>) -> Tensor<B, 2> {
     match current() {
-        Precision::F32 => a.matmul(b.transpose()),
+        Precision::F32 => kernels::linear(a, b.transpose(), None),
         p => cast_to(a, p.matmul_dtype()).matmul(cast_to(b, p.matmul_dtype()).transpose()),
     }
 }

@@ -1,6 +1,6 @@
-//! A bounds-checked, single-threaded f32 matrix product on the `gemm` crate (the GEMM that
-//! burn-flex itself uses). The kernels parallelise over (batch, head) pairs or rows, so each
-//! product here runs on the calling thread.
+//! Bounds-checked f32 matrix products on the `gemm` crate (the GEMM that burn-flex itself uses):
+//! [`matmul`] on the calling thread (the attention kernel parallelises over (batch, head) pairs),
+//! [`product`] into a new buffer, optionally on rayon's pool (the linear layer).
 
 /// A strided read-only matrix view: element `(i, j)` is `data[i * rs + j * cs]`.
 #[derive(Clone, Copy)]
@@ -66,4 +66,52 @@ pub fn matmul(dst: &mut [f32], dst_rs: usize, accumulate: bool, lhs: Mat, rhs: M
             gemm::Parallelism::None,
         );
     }
+}
+
+/// `lhs[m×k] · rhs[k×n]` into a new row-major `m×n` buffer, on rayon's current pool when
+/// `parallel` (gemm splits rows and columns, never the sum over `k`, so the result does not
+/// depend on the thread count).
+///
+/// # Panics
+/// If either view reaches past its slice.
+pub fn product(lhs: Mat, rhs: Mat, m: usize, n: usize, k: usize, parallel: bool) -> Vec<f32> {
+    let len = m * n;
+    if k == 0 || len == 0 {
+        return vec![0.0; len];
+    }
+    lhs.check(m, k, "lhs");
+    rhs.check(k, n, "rhs");
+    let mut dst = Vec::<f32>::with_capacity(len);
+    let parallelism = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    // SAFETY: the checks above keep every element gemm reads inside `lhs` and `rhs`; `dst` has
+    // room for `m × n` elements at row stride `n`. With `read_dst = false` gemm sets its
+    // `alpha` to zero and then stores every destination element without reading it (gemm-common
+    // 0.19 `gemm_basic_generic`, microkernel `alpha_status == 0`), and `k > 0` here, so after
+    // the call all `len` elements are initialised and `set_len` is sound. Skipping the zero fill
+    // saves one pass over every output.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.data.as_ptr(),
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.data.as_ptr(),
+            rhs.cs as isize,
+            rhs.rs as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+        dst.set_len(len);
+    }
+    dst
 }

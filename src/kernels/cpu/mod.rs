@@ -3,17 +3,18 @@
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
-use burn::tensor::ops::{FloatTensor, FloatTensorOps, IntTensor};
+use burn::tensor::ops::{FloatTensor, FloatTensorOps, IntTensor, ModuleOps};
 use burn::tensor::{DType, FloatDType, Shape, TensorData, TensorMetadata};
 
 use super::composite::{self, rows_last};
 use super::rope::rope_cos_sin;
-use super::{AdamwStep, AttentionSpec, Kernels, NormKind, NormSpec};
+use super::{AdamwStep, AttentionSpec, Kernels, LinearGrads, NormKind, NormSpec};
 
 mod adamw;
 mod attention;
 mod batch_norm;
 mod gemm_f32;
+mod linear;
 mod math;
 mod rows;
 
@@ -109,6 +110,46 @@ impl Kernels for Flex {
         like(tensor(rows::swiglu_backward(slice(&f), slice(&g), d2 / 2), shape), ff.dtype())
     }
 
+    fn linear_forward(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: Option<FloatTensor<Self>>) -> FloatTensor<Self> {
+        let all_f32 = x.dtype() == DType::F32 && weight.dtype() == DType::F32 && bias.as_ref().is_none_or(|b| b.dtype() == DType::F32);
+        if !all_f32 {
+            // bf16 autocast casts before its own matmul (`model::precision`); other dtypes
+            // take burn's linear.
+            return <Self as ModuleOps<Self>>::linear(x, weight, bias);
+        }
+        let xc = x.to_contiguous();
+        let (m, k, mut shape) = rows_last::<Self>(&xc);
+        let [wk, n] = weight.shape().dims::<2>();
+        assert_eq!(wk, k, "linear: input has {k} features, weight {wk} rows");
+        let w = view_2d(&weight);
+        let b = bias.map(|b| b.to_contiguous());
+        let y = linear::forward(slice(&xc), m, k, w.mat(), n, b.as_ref().map(slice));
+        let last = shape.num_dims() - 1;
+        shape[last] = n;
+        tensor(y, shape)
+    }
+
+    fn linear_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        want: LinearGrads,
+    ) -> (Option<FloatTensor<Self>>, Option<FloatTensor<Self>>, Option<FloatTensor<Self>>) {
+        if [x.dtype(), weight.dtype(), dy.dtype()].iter().any(|&d| d != DType::F32) {
+            return (
+                want.x.then(|| Self::linear_x_backward(weight.clone(), dy.clone())),
+                want.weight.then(|| Self::linear_weight_backward(x, dy.clone())),
+                want.bias.then(|| Self::linear_bias_backward(dy)),
+            );
+        }
+        let (xc, g) = (x.to_contiguous(), dy.to_contiguous());
+        let (m, k, x_shape) = rows_last::<Self>(&xc);
+        let [_, n] = weight.shape().dims::<2>();
+        let w = view_2d(&weight);
+        let (dx, dw, db) = linear::backward(slice(&xc), m, k, w.mat(), n, slice(&g), want);
+        (dx.map(|dx| tensor(dx, x_shape)), dw.map(|dw| tensor(dw, Shape::new([k, n]))), db.map(|db| tensor(db, Shape::new([n]))))
+    }
+
     fn cross_entropy_forward(
         logits: FloatTensor<Self>,
         targets: IntTensor<Self>,
@@ -166,6 +207,32 @@ impl Kernels for Flex {
         };
         adamw::adamw(p.storage_mut::<f32>(), slice(&g), m.storage_mut::<f32>(), v.storage_mut::<f32>(), first, step);
         (p, m, v)
+    }
+}
+
+/// A 2-D f32 tensor as a strided matrix view, without copying when its strides are
+/// non-negative (a transposed weight is read in place).
+struct View2d {
+    tensor: FlexTensor,
+    offset: usize,
+    rs: usize,
+    cs: usize,
+}
+
+impl View2d {
+    fn mat(&self) -> gemm_f32::Mat<'_> {
+        gemm_f32::Mat { data: &self.tensor.storage::<f32>()[self.offset..], rs: self.rs, cs: self.cs }
+    }
+}
+
+fn view_2d(w: &FlexTensor) -> View2d {
+    let strides = w.layout().strides();
+    assert_eq!(strides.len(), 2, "linear: the weight must be 2-D, got shape {:?}", w.shape());
+    if strides.iter().all(|&s| s >= 0) {
+        View2d { tensor: w.clone(), offset: w.layout().start_offset(), rs: strides[0] as usize, cs: strides[1] as usize }
+    } else {
+        let n = w.shape().dims::<2>()[1];
+        View2d { tensor: w.to_contiguous(), offset: 0, rs: n, cs: 1 }
     }
 }
 
