@@ -6,6 +6,7 @@
 use rayon::prelude::*;
 
 use super::super::AdamwStep;
+use super::math::vectorized;
 
 /// Elements per parallel task.
 const CHUNK: usize = 1 << 15;
@@ -26,6 +27,8 @@ pub fn adamw(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], first: bool
     let lr = s.lr as f32;
     p.par_chunks_mut(CHUNK).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK)).zip(g.par_chunks(CHUNK)).for_each(
         |(((p, m), v), g)| {
+            vectorized(#[inline(always)]
+            || {
             for i in 0..p.len() {
                 let gi = g[i];
                 let (mi, vi) = if first { (gi * f1, (gi * gi) * f2) } else { (m[i] * b1 + gi * f1, v[i] * b2 + (gi * gi) * f2) };
@@ -35,6 +38,7 @@ pub fn adamw(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], first: bool
                 let pi = if decay == 0.0 { p[i] } else { p[i] * keep };
                 p[i] = pi - delta * lr;
             }
+            })
         },
     );
 }

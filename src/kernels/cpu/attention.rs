@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use super::gemm_f32::{matmul, Mat};
-use super::math;
+use super::math::{self, vectorized};
 
 /// Query rows per block. 64 rows × 250 keys of scores stay in L2.
 const BLOCK: usize = 64;
@@ -41,6 +41,7 @@ pub struct Rope<'a> {
 
 /// Copy one head's rows (`head_dim` values from column `col` of each of the `seq` rows of batch
 /// entry `b`, rows `stride` apart) into `dst` `[seq, head_dim]`, rotating them when `rope` is given.
+#[inline(always)] // inlined into the SIMD-dispatched closures of `forward` and `backward`
 fn gather(src: &[f32], dims: Dims, stride: usize, b: usize, col: usize, rope: Option<&Rope>, dst: &mut [f32]) {
     let hd = dims.hd();
     let half = hd / 2;
@@ -63,6 +64,7 @@ fn gather(src: &[f32], dims: Dims, stride: usize, b: usize, col: usize, rope: Op
 }
 
 /// Apply the transpose of the RoPE rotation to gradients `g` `[seq, head_dim]` in place.
+#[inline(always)] // inlined into the SIMD-dispatched closures of `forward` and `backward`
 fn unrotate(g: &mut [f32], hd: usize, rope: &Rope) {
     let half = hd / 2;
     for (t, row) in g.chunks_exact_mut(hd).enumerate() {
@@ -76,6 +78,7 @@ fn unrotate(g: &mut [f32], hd: usize, rope: &Rope) {
 }
 
 /// Scores of query rows `r0..r0+m` against keys `0..n` into `s` `[m, n]`, scaled.
+#[inline(always)] // inlined into the SIMD-dispatched closures of `forward` and `backward`
 fn scores(q: &[f32], k: &[f32], hd: usize, r0: usize, m: usize, n: usize, scale: f32, s: &mut [f32]) {
     let qb = Mat { data: &q[r0 * hd..], rs: hd, cs: 1 };
     let kt = Mat { data: k, rs: 1, cs: hd }; // kᵀ: [hd, n]
@@ -83,6 +86,7 @@ fn scores(q: &[f32], k: &[f32], hd: usize, r0: usize, m: usize, n: usize, scale:
 }
 
 /// One head's forward pass: output `[seq, head_dim]` and log-sum-exp `[seq]`.
+#[inline(always)] // inlined into the SIMD-dispatched closures of `forward` and `backward`
 fn head_forward(qkv: &[f32], dims: Dims, b: usize, h: usize, rope: &Rope) -> (Vec<f32>, Vec<f32>) {
     let (seq, d, hd) = (dims.seq, dims.d, dims.hd());
     let scale = 1.0 / (hd as f32).sqrt();
@@ -118,6 +122,7 @@ fn head_forward(qkv: &[f32], dims: Dims, b: usize, h: usize, rope: &Rope) -> (Ve
 
 /// One head's backward pass: gradients of q, k, v (before RoPE), each `[seq, head_dim]`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)] // inlined into the SIMD-dispatched closures of `forward` and `backward`
 fn head_backward(
     qkv: &[f32],
     out: &[f32],
@@ -181,7 +186,7 @@ fn head_backward(
 pub fn forward(qkv: &[f32], dims: Dims, rope: &Rope) -> (Vec<f32>, Vec<f32>) {
     let (seq, d, hd) = (dims.seq, dims.d, dims.hd());
     let heads: Vec<(Vec<f32>, Vec<f32>)> =
-        (0..dims.batch * dims.heads).into_par_iter().map(|i| head_forward(qkv, dims, i / dims.heads, i % dims.heads, rope)).collect();
+        (0..dims.batch * dims.heads).into_par_iter().map(|i| vectorized(#[inline(always)] || head_forward(qkv, dims, i / dims.heads, i % dims.heads, rope))).collect();
     let mut out = vec![0.0f32; dims.batch * seq * d];
     out.par_chunks_mut(seq * d).enumerate().for_each(|(b, ob)| {
         for h in 0..dims.heads {
@@ -204,7 +209,7 @@ pub fn backward(qkv: &[f32], out: &[f32], lse: &[f32], dout: &[f32], dims: Dims,
     let (seq, d, hd) = (dims.seq, dims.d, dims.hd());
     let grads: Vec<[Vec<f32>; 3]> = (0..dims.batch * dims.heads)
         .into_par_iter()
-        .map(|i| head_backward(qkv, out, lse, dout, dims, i / dims.heads, i % dims.heads, rope))
+        .map(|i| vectorized(#[inline(always)] || head_backward(qkv, out, lse, dout, dims, i / dims.heads, i % dims.heads, rope)))
         .collect();
     let mut dqkv = vec![0.0f32; dims.batch * seq * 3 * d];
     dqkv.par_chunks_mut(seq * 3 * d).enumerate().for_each(|(b, gb)| {

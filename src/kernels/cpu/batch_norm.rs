@@ -5,12 +5,16 @@
 //! the composite code (f32 pairwise sums in burn-flex) would not. Single-threaded: one MMIDAS
 //! layer is `[1000, 100]`, a few hundred microseconds, less than a thread hand-off costs.
 
+use super::math::vectorized;
+
 /// `h = relu(z)`; returns (`y = (h − mean)·rstd`, mean, biased variance), `rstd = 1/sqrt(var + eps)`
 /// (Ioffe & Szegedy 2015, Algorithm 1).
 ///
 /// # Shapes
 /// - z: `[n, f]` flattened → (y `[n, f]`, mean `[f]`, var `[f]`)
 pub fn forward(z: &[f32], f: usize, eps: f32) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    vectorized(#[inline(always)]
+    || {
     let n = z.len() / f;
     let mut sum = vec![0.0f64; f];
     for row in z.chunks_exact(f) {
@@ -33,6 +37,7 @@ pub fn forward(z: &[f32], f: usize, eps: f32) -> (Vec<f32>, Vec<f32>, Vec<f32>) 
         }
     }
     (y, mean, var)
+    })
 }
 
 /// With `ĥ = (relu(z) − mean)·rstd`: `dh = rstd·(dy − mean_n(dy) − ĥ·mean_n(dy·ĥ))` (the batch
@@ -42,6 +47,8 @@ pub fn forward(z: &[f32], f: usize, eps: f32) -> (Vec<f32>, Vec<f32>, Vec<f32>) 
 /// # Shapes
 /// - z, dy: `[n, f]` flattened, mean and var `[f]` → dz `[n, f]`
 pub fn backward(z: &[f32], mean: &[f32], var: &[f32], dy: &[f32], eps: f32) -> Vec<f32> {
+    vectorized(#[inline(always)]
+    || {
     let f = mean.len();
     let n = z.len() / f;
     let rstd: Vec<f32> = var.iter().map(|&v| 1.0 / (v + eps).sqrt()).collect();
@@ -66,4 +73,5 @@ pub fn backward(z: &[f32], mean: &[f32], var: &[f32], dy: &[f32], eps: f32) -> V
         }
     }
     dz
+    })
 }

@@ -4,13 +4,13 @@
 
 use rayon::prelude::*;
 
-use super::math::{dot, exp_shifted, max, sigmoid, sum};
+use super::math::{dot, exp_shifted, max, sigmoid, sum, vectorized};
 
 /// Rows per parallel task.
 const ROWS: usize = 16;
 
 /// `1 / sqrt(var + eps)` and the mean (LayerNorm) or `1 / sqrt(mean(x²) + eps)` and 0 (RMSNorm).
-#[inline]
+#[inline(always)]
 fn stats(x: &[f32], rms: bool, eps: f32) -> (f32, f32) {
     let n = x.len() as f32;
     if rms {
@@ -29,13 +29,16 @@ fn stats(x: &[f32], rms: bool, eps: f32) -> (f32, f32) {
 pub fn norm_forward(x: &[f32], d: usize, weight: Option<&[f32]>, eps: f32) -> Vec<f32> {
     let mut y = vec![0.0f32; x.len()];
     y.par_chunks_mut(ROWS * d).zip(x.par_chunks(ROWS * d)).for_each(|(yc, xc)| {
-        for (yr, xr) in yc.chunks_exact_mut(d).zip(xc.chunks_exact(d)) {
-            let (mean, rstd) = stats(xr, weight.is_some(), eps);
-            match weight {
-                Some(w) => yr.iter_mut().zip(xr).zip(w).for_each(|((o, &v), &g)| *o = v * rstd * g),
-                None => yr.iter_mut().zip(xr).for_each(|(o, &v)| *o = (v - mean) * rstd),
+        vectorized(#[inline(always)]
+        || {
+            for (yr, xr) in yc.chunks_exact_mut(d).zip(xc.chunks_exact(d)) {
+                let (mean, rstd) = stats(xr, weight.is_some(), eps);
+                match weight {
+                    Some(w) => yr.iter_mut().zip(xr).zip(w).for_each(|((o, &v), &g)| *o = v * rstd * g),
+                    None => yr.iter_mut().zip(xr).for_each(|(o, &v)| *o = (v - mean) * rstd),
+                }
             }
-        }
+        })
     });
     y
 }
@@ -54,6 +57,8 @@ pub fn norm_backward(x: &[f32], d: usize, weight: Option<&[f32]>, dy: &[f32], ep
         .par_chunks_mut(ROWS * d)
         .zip(x.par_chunks(ROWS * d).zip(dy.par_chunks(ROWS * d)))
         .map(|(dxc, (xc, dyc))| {
+            vectorized(#[inline(always)]
+            || {
             let mut dw = vec![0.0f32; if weight.is_some() { d } else { 0 }];
             let mut xhat = vec![0.0f32; d];
             let mut g = vec![0.0f32; d];
@@ -72,6 +77,7 @@ pub fn norm_backward(x: &[f32], d: usize, weight: Option<&[f32]>, dy: &[f32], ep
                 dxr.iter_mut().zip(&g).zip(&xhat).for_each(|((o, &gv), &h)| *o = rstd * (gv - mean_g - h * mean_gx));
             }
             dw
+            })
         })
         .collect();
     let dw = weight.map(|_| {
@@ -91,10 +97,13 @@ pub fn norm_backward(x: &[f32], d: usize, weight: Option<&[f32]>, dy: &[f32], ep
 pub fn swiglu_forward(ff: &[f32], hidden: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; ff.len() / 2];
     out.par_chunks_mut(ROWS * hidden).zip(ff.par_chunks(ROWS * 2 * hidden)).for_each(|(oc, fc)| {
-        for (or, fr) in oc.chunks_exact_mut(hidden).zip(fc.chunks_exact(2 * hidden)) {
-            let (value, gate) = fr.split_at(hidden);
-            or.iter_mut().zip(value).zip(gate).for_each(|((o, &v), &g)| *o = g * sigmoid(g) * v);
-        }
+        vectorized(#[inline(always)]
+        || {
+            for (or, fr) in oc.chunks_exact_mut(hidden).zip(fc.chunks_exact(2 * hidden)) {
+                let (value, gate) = fr.split_at(hidden);
+                or.iter_mut().zip(value).zip(gate).for_each(|((o, &v), &g)| *o = g * sigmoid(g) * v);
+            }
+        })
     });
     out
 }
@@ -108,6 +117,8 @@ pub fn swiglu_backward(ff: &[f32], dout: &[f32], hidden: usize) -> Vec<f32> {
     let mut dff = vec![0.0f32; ff.len()];
     dff.par_chunks_mut(ROWS * 2 * hidden).zip(ff.par_chunks(ROWS * 2 * hidden).zip(dout.par_chunks(ROWS * hidden))).for_each(
         |(dc, (fc, gc))| {
+            vectorized(#[inline(always)]
+            || {
             for ((dr, fr), gr) in dc.chunks_exact_mut(2 * hidden).zip(fc.chunks_exact(2 * hidden)).zip(gc.chunks_exact(hidden)) {
                 let (value, gate) = fr.split_at(hidden);
                 let (dvalue, dgate) = dr.split_at_mut(hidden);
@@ -118,9 +129,33 @@ pub fn swiglu_backward(ff: &[f32], dout: &[f32], hidden: usize) -> Vec<f32> {
                     dgate[j] = go * v * s * (1.0 + g * (1.0 - s));
                 }
             }
+            })
         },
     );
     dff
+}
+
+/// One row of [`cross_entropy`]: its masked loss and, when `grad`, its gradient in `buf`. One
+/// pass of exponentials: e^(x − max) goes into `buf` (the gradient row or a scratch row), its
+/// sum gives the log-sum-exp, and the same values scaled by 1/sum are the softmax.
+#[inline(always)] // inlined into the SIMD-dispatched closures of `cross_entropy`
+#[allow(clippy::too_many_arguments)]
+fn row_loss(i: usize, m: f32, target: i64, vocab: usize, row: &[f32], buf: &mut [f32], grad: bool) -> f64 {
+    if m == 0.0 {
+        if grad {
+            buf.iter_mut().for_each(|x| *x = 0.0);
+        }
+        return 0.0;
+    }
+    assert!((0..vocab as i64).contains(&target), "cross-entropy: target {target} at position {i} is outside the vocabulary 0..{vocab}");
+    let mx = max(row);
+    let sum_exp = exp_shifted(row, mx, buf);
+    if grad {
+        let scale = m / sum_exp;
+        buf.iter_mut().for_each(|x| *x *= scale);
+        buf[target as usize] -= m;
+    }
+    ((mx + sum_exp.ln() - row[target as usize]) * m) as f64
 }
 
 /// Masked cross-entropy: the sum `Σ_i mask_i · (lse_i − logits[i, target_i])` and, when
@@ -132,27 +167,6 @@ pub fn swiglu_backward(ff: &[f32], dout: &[f32], hidden: usize) -> Vec<f32> {
 /// # Panics
 /// If a target of a position with non-zero mask lies outside `0..vocab`.
 pub fn cross_entropy(logits: &[f32], vocab: usize, targets: &[i64], mask: &[f32], with_grad: bool) -> (f32, Option<Vec<f32>>) {
-    // One pass of exponentials per row: e^(x − max) goes into the gradient row (or a scratch
-    // row), its sum gives the log-sum-exp, and the same values scaled by 1/sum are the softmax.
-    let row_loss = |i: usize, row: &[f32], buf: &mut [f32], grad: bool| -> f64 {
-        let m = mask[i];
-        let target = targets[i];
-        if m == 0.0 {
-            if grad {
-                buf.iter_mut().for_each(|x| *x = 0.0);
-            }
-            return 0.0;
-        }
-        assert!((0..vocab as i64).contains(&target), "cross-entropy: target {target} at position {i} is outside the vocabulary 0..{vocab}");
-        let mx = max(row);
-        let sum_exp = exp_shifted(row, mx, buf);
-        if grad {
-            let scale = m / sum_exp;
-            buf.iter_mut().for_each(|x| *x *= scale);
-            buf[target as usize] -= m;
-        }
-        ((mx + sum_exp.ln() - row[target as usize]) * m) as f64
-    };
     let rows = targets.len();
     let (losses, grad): (Vec<f64>, Option<Vec<f32>>) = if with_grad {
         let mut grad = vec![0.0f32; logits.len()];
@@ -160,13 +174,13 @@ pub fn cross_entropy(logits: &[f32], vocab: usize, targets: &[i64], mask: &[f32]
             .par_chunks_mut(vocab)
             .zip(logits.par_chunks(vocab))
             .enumerate()
-            .map(|(i, (g, row))| row_loss(i, row, g, true))
+            .map(|(i, (g, row))| vectorized(#[inline(always)] || row_loss(i, mask[i], targets[i], vocab, row, g, true)))
             .collect();
         (losses, Some(grad))
     } else {
         let losses = (0..rows)
             .into_par_iter()
-            .map_init(|| vec![0.0f32; vocab], |buf, i| row_loss(i, &logits[i * vocab..(i + 1) * vocab], buf, false))
+            .map_init(|| vec![0.0f32; vocab], |buf, i| vectorized(#[inline(always)] || row_loss(i, mask[i], targets[i], vocab, &logits[i * vocab..(i + 1) * vocab], buf, false)))
             .collect();
         (losses, None)
     };
