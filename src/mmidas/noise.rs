@@ -46,6 +46,7 @@ pub(super) fn dropout_with_key<B: Backend>(x: Tensor<B, 2>, prob: f64, key: u64)
     if x.is_require_grad() {
         return DropoutConfig::new(prob).init().forward(x);
     }
+    // Copies unless `x` holds the only reference to its buffer.
     let mut data = x.into_data().convert::<f32>();
     dropout_in_place(data.as_mut_slice::<f32>().expect("f32 after conversion"), prob, key);
     Tensor::from_data(data, &device)

@@ -9,6 +9,7 @@
 //! more), so results are bit-identical to burn's.
 
 use super::gemm_f32::{product, Mat};
+use super::math::vectorized;
 use crate::kernels::LinearGrads;
 
 /// Multiply-adds from which a product runs on rayon's pool (burn-flex's `PARALLEL_THRESHOLD`).
@@ -27,7 +28,7 @@ pub fn forward(x: &[f32], m: usize, k: usize, w: Mat, n: usize, bias: Option<&[f
     let mut y = product(xm, w, m, n, k, parallel(m, n, k));
     if let Some(b) = bias {
         assert_eq!(b.len(), n, "linear: bias of {} for {n} outputs", b.len());
-        y.chunks_exact_mut(n).for_each(|row| row.iter_mut().zip(b).for_each(|(o, &c)| *o += c));
+        vectorized(#[inline(always)] || y.chunks_exact_mut(n).for_each(|row| row.iter_mut().zip(b).for_each(|(o, &c)| *o += c)));
     }
     y
 }
@@ -45,7 +46,7 @@ pub fn backward(x: &[f32], m: usize, k: usize, w: Mat, n: usize, dy: &[f32], wan
     let dw = want.weight.then(|| product(Mat { data: x, rs: 1, cs: k }, dym, k, n, m, par));
     let db = want.bias.then(|| {
         let mut db = vec![0.0f32; n];
-        dy.chunks_exact(n).for_each(|row| db.iter_mut().zip(row).for_each(|(s, &g)| *s += g));
+        vectorized(#[inline(always)] || dy.chunks_exact(n).for_each(|row| db.iter_mut().zip(row).for_each(|(s, &g)| *s += g)));
         db
     });
     (dx, dw, db)

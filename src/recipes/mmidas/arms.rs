@@ -65,10 +65,12 @@ pub fn step_parallel_arms<B: TrainBackend>(
         .map(|((arm, (x, &dim)), noise)| {
             let mask = Tensor::<B, 2>::from_inner(mask.clone());
             Box::new(move || {
-                // The input is copied into a tensor on the arm's thread too.
-                let x = arm_tensor::<B>(x, b.n, dim, device);
-                let out = arm.forward_with(x.clone(), mask, tau, temperature, Some(noise));
-                let (own, recon, kl) = arm_loss(&out, x, arms, w);
+                // The input is copied into tensors on the arm's thread too: one for the encoder,
+                // whose input dropout then rewrites its unshared buffer in place, and one as the
+                // reconstruction target (a shared tensor would be copied twice by `into_data`).
+                let target = arm_tensor::<B>(x, b.n, dim, device);
+                let out = arm.forward_with(arm_tensor::<B>(x, b.n, dim, device), mask, tau, temperature, Some(noise));
+                let (own, recon, kl) = arm_loss(&out, target, arms, w);
                 (out, own.div_scalar(total_units), recon, kl)
             }) as Box<dyn FnOnce() -> Forward<B> + Send + '_>
         })
