@@ -92,6 +92,20 @@ impl<B: Kernels> Backward<B, 1> for CrossEntropyBackward {
 }
 
 #[derive(Debug)]
+struct SquaredErrorBackward;
+
+impl<B: Kernels> Backward<B, 1> for SquaredErrorBackward {
+    /// The gradient of the sum with respect to the prediction, computed in the forward pass.
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dpred = ops.state;
+        // The upstream gradient is a `[1]` scalar: broadcast it over `[n, d]`.
+        unary::<B, _>(ops.parents, ops.node, grads, |g| B::float_mul(dpred, g));
+    }
+}
+
+#[derive(Debug)]
 struct ReluBatchNormBackward;
 
 impl<B: Kernels> Backward<B, 1> for ReluBatchNormBackward {
@@ -183,6 +197,18 @@ impl<B: Kernels, C: CheckpointStrategy> Kernels for Autodiff<B, C> {
         (y, stats.0, stats.1)
     }
 
+
+    fn squared_error(pred: FloatTensor<Self>, target: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !B::FUSED || target.is_tracked() {
+            return composite::squared_error_primitive::<Self>(pred, target).0;
+        }
+        let (node, tracked) = (pred.node.clone(), pred.is_tracked());
+        let (sum, dpred) = B::squared_error_forward(pred.primitive, target.primitive, tracked);
+        match SquaredErrorBackward.prepare::<C>([node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(dpred.expect("a fused backend returns the gradient when asked"), sum),
+            OpsKind::UnTracked(prep) => prep.finish(sum),
+        }
+    }
 
     fn causal_attention(qkv: FloatTensor<Self>, spec: AttentionSpec) -> FloatTensor<Self> {
         if !B::FUSED {

@@ -86,6 +86,18 @@ pub fn masked_cross_entropy_sum<B: Backend>(logits: Tensor<B, 2>, targets: Tenso
     picked.mul(mask).sum().neg()
 }
 
+/// `Σ (pred − target)²` over every element.
+///
+/// # Shapes
+/// - pred, target: `[n, d]` → `[1]`
+pub fn squared_error_sum<B: Backend>(pred: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor<B, 1> {
+    pred.sub(target).square().sum()
+}
+
+pub(crate) fn squared_error_primitive<B: Backend>(pred: FloatTensor<B>, target: FloatTensor<B>) -> (FloatTensor<B>, Option<FloatTensor<B>>) {
+    (squared_error_sum(float::<B, 2>(pred), float::<B, 2>(target)).into_primitive().tensor(), None)
+}
+
 /// The dimensions of a primitive as (rows, last, shape): every leading dimension folded into rows.
 pub(crate) fn rows_last<B: Backend>(x: &FloatTensor<B>) -> (usize, usize, Shape) {
     let shape = x.shape();

@@ -223,6 +223,26 @@ pub trait Kernels: Backend {
         composite::cross_entropy_primitive::<Self>(logits, targets, mask)
     }
 
+    /// Sum of squared errors; see [`squared_error_sum`].
+    fn squared_error(pred: FloatTensor<Self>, target: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::squared_error_forward(pred, target, false).0
+    }
+
+    /// The sum and, when `with_grad`, its gradient with respect to `pred`, `2·(pred − target)`,
+    /// in one pass. The default returns no gradient (callers then differentiate the composite
+    /// code).
+    ///
+    /// # Shapes
+    /// - pred, target `[n, d]` → (sum `[1]`, dpred `[n, d]`)
+    fn squared_error_forward(
+        pred: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+        with_grad: bool,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        let _ = with_grad;
+        composite::squared_error_primitive::<Self>(pred, target)
+    }
+
     /// ReLU then batch normalisation without affine parameters, in training mode; see
     /// [`relu_batch_norm`]. Returns the output and the batch statistics (no gradient flows
     /// through the statistics as returned; the output's gradient accounts for them).
@@ -342,6 +362,16 @@ pub fn masked_cross_entropy_sum<B: Kernels>(logits: Tensor<B, 2>, targets: Tenso
         targets.into_primitive(),
         mask.into_primitive().tensor(),
     ))
+}
+
+/// `Σ_ij (pred_ij − target_ij)²`, the summed squared error (MMIDAS's reconstruction term is
+/// this over `2n`: `mixVAE_model.loss`, `0.5 · mean_n Σ_d (x̂ − x)²`). No gradient flows to
+/// `target` on a fused backend (it is the data); elsewhere the composite code gives both.
+///
+/// # Shapes
+/// - pred, target: `[n, d]` → `[1]`
+pub fn squared_error_sum<B: Kernels>(pred: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor<B, 1> {
+    float(B::squared_error(pred.into_primitive().tensor(), target.into_primitive().tensor()))
 }
 
 /// `BatchNorm1d(affine = False)` of `relu(z)` in training mode, as each MMIDAS encoder layer

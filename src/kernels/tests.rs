@@ -201,6 +201,26 @@ fn fused_linear_matches_composite_forward_and_backward() {
 }
 
 #[test]
+fn fused_squared_error_matches_composite_forward_and_backward() {
+    // [n, d]: odd sizes, one element, several 16,384-element chunks (the MMIDAS recon shape).
+    for (i, shape) in [[7usize, 5], [1, 1], [1000, 37]].into_iter().enumerate() {
+        let target = tensor(random(&shape, 80 + i as u64, 2.0), shape);
+        check(
+            &format!("squared error {shape:?}"),
+            random(&shape, 90 + i as u64, 2.0),
+            shape,
+            |x| squared_error_sum(x, target.clone()),
+            |x| composite::squared_error_sum(x, target.clone()),
+        );
+    }
+    // A tracked target takes the composite code, which differentiates both inputs.
+    let (p, t) = (tensor(vec![1.0, 2.0], [1, 2]).require_grad(), tensor(vec![0.5, 3.0], [1, 2]).require_grad());
+    let grads = squared_error_sum(p.clone(), t.clone()).backward();
+    assert_eq!(values(t.grad(&grads).expect("target gradient")), vec![-1.0, 2.0]);
+    assert_eq!(values(p.grad(&grads).expect("prediction gradient")), vec![1.0, -2.0]);
+}
+
+#[test]
 fn fused_kernels_run_on_the_inner_backend_without_autodiff() {
     // Evaluation runs the model on `Flex` itself: the fused forward must equal the composite.
     let spec = AttentionSpec { n_heads: 2, rope_theta: 10_000.0 };

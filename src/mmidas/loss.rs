@@ -47,9 +47,9 @@ pub struct LossParts<B: Backend> {
 ///
 /// # Shapes
 /// - `recon`, `x`: `[n, d]` -> `[1]`
-pub fn reconstruction<B: Backend>(recon: Tensor<B, 2>, x: Tensor<B, 2>) -> Tensor<B, 1> {
+pub fn reconstruction<B: crate::kernels::Kernels>(recon: Tensor<B, 2>, x: Tensor<B, 2>) -> Tensor<B, 1> {
     let n = x.dims()[0] as f64;
-    recon.sub(x).square().sum().mul_scalar(0.5 / n)
+    crate::kernels::squared_error_sum(recon, x).mul_scalar(0.5 / n)
 }
 
 /// KL(N(mu, exp(log_var)) || N(0, I)), averaged over the batch and summed over dimensions.
@@ -96,7 +96,7 @@ fn host<B: Backend>(t: &Tensor<B, 1>) -> f64 {
 ///
 /// # Shapes
 /// - `out`: one arm's outputs for `x` `[n, input]` -> (`[1]`, recon, KL)
-pub fn arm_loss<B: Backend>(out: &ArmOutput<B>, x: Tensor<B, 2>, arms: usize, w: LossWeights) -> (Tensor<B, 1>, f64, f64) {
+pub fn arm_loss<B: crate::kernels::Kernels>(out: &ArmOutput<B>, x: Tensor<B, 2>, arms: usize, w: LossWeights) -> (Tensor<B, 1>, f64, f64) {
     let scaler = (arms.saturating_sub(1)).max(1) as f64;
     let r = reconstruction(out.recon.clone(), x);
     let d = kl_standard_normal(out.mu.clone(), out.log_var.clone());
@@ -133,7 +133,7 @@ pub fn coupling_loss<B: Backend>(qcs: &[Tensor<B, 2>], w: LossWeights) -> (Tenso
 
 /// The full loss of one batch from the arms' outputs and inputs: [`arm_loss`] of every arm plus
 /// [`coupling_loss`].
-pub fn mmidas_loss<B: Backend>(outs: &[ArmOutput<B>], xs: &[Tensor<B, 2>], w: LossWeights) -> LossParts<B> {
+pub fn mmidas_loss<B: crate::kernels::Kernels>(outs: &[ArmOutput<B>], xs: &[Tensor<B, 2>], w: LossWeights) -> LossParts<B> {
     let (mut recon, mut kl) = (Vec::new(), Vec::new());
     let mut total = Tensor::<B, 1>::zeros([1], &xs[0].device());
     for (o, x) in outs.iter().zip(xs) {

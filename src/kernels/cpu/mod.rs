@@ -165,6 +165,18 @@ impl Kernels for Flex {
         (like(tensor(vec![loss], Shape::new([1])), dtype), grad.map(|g| like(tensor(g, x.shape()), dtype)))
     }
 
+    fn squared_error_forward(
+        pred: FloatTensor<Self>,
+        target: FloatTensor<Self>,
+        with_grad: bool,
+    ) -> (FloatTensor<Self>, Option<FloatTensor<Self>>) {
+        let (p, t) = (f32_tensor(&pred), f32_tensor(&target));
+        assert_eq!(p.shape(), t.shape(), "squared error: prediction {:?} and target {:?} differ in shape", p.shape(), t.shape());
+        let (sum, grad) = rows::squared_error(slice(&p), slice(&t), with_grad);
+        let dtype = pred.dtype();
+        (like(tensor(vec![sum], Shape::new([1])), dtype), grad.map(|g| like(tensor(g, p.shape()), dtype)))
+    }
+
     fn relu_batch_norm_forward(z: FloatTensor<Self>, eps: f64) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let zc = f32_tensor(&z);
         let [_, f] = zc.shape().dims::<2>();

@@ -186,3 +186,47 @@ pub fn cross_entropy(logits: &[f32], vocab: usize, targets: &[i64], mask: &[f32]
     };
     (losses.iter().sum::<f64>() as f32, grad)
 }
+
+/// `Σ (p − t)²` (summed in f64 per chunk, chunks in order) and, when `with_grad`, `2·(p − t)`.
+///
+/// # Shapes
+/// - p, t: `[n]` flattened → (sum, `[n]`)
+pub fn squared_error(p: &[f32], t: &[f32], with_grad: bool) -> (f32, Option<Vec<f32>>) {
+    const CHUNK: usize = 16 * 1024;
+    let sums = |g: Option<&mut [f32]>, pc: &[f32], tc: &[f32]| -> f64 {
+        vectorized(#[inline(always)]
+        || {
+            // Eight f32 lanes over blocks of 1,024 elements, each block's total added in f64.
+            let mut s = 0.0f64;
+            for (pb, tb) in pc.chunks(1024).zip(tc.chunks(1024)) {
+                let mut acc = [0.0f32; 8];
+                let (pe, te) = (pb.chunks_exact(8), tb.chunks_exact(8));
+                let rest: f32 = pe.remainder().iter().zip(te.remainder()).map(|(&a, &b)| (a - b) * (a - b)).sum();
+                for (x, y) in pe.zip(te) {
+                    for l in 0..8 {
+                        let d = x[l] - y[l];
+                        acc[l] += d * d;
+                    }
+                }
+                s += acc.iter().map(|&v| v as f64).sum::<f64>() + rest as f64;
+            }
+            if let Some(g) = g {
+                g.iter_mut().zip(pc.iter().zip(tc)).for_each(|(o, (&a, &b))| *o = 2.0 * (a - b));
+            }
+            s
+        })
+    };
+    assert_eq!(p.len(), t.len(), "squared error: {} predictions for {} targets", p.len(), t.len());
+    if with_grad {
+        let mut grad = vec![0.0f32; p.len()];
+        let parts: Vec<f64> = grad
+            .par_chunks_mut(CHUNK)
+            .zip(p.par_chunks(CHUNK).zip(t.par_chunks(CHUNK)))
+            .map(|(g, (pc, tc))| sums(Some(g), pc, tc))
+            .collect();
+        (parts.iter().sum::<f64>() as f32, Some(grad))
+    } else {
+        let parts: Vec<f64> = p.par_chunks(CHUNK).zip(t.par_chunks(CHUNK)).map(|(pc, tc)| sums(None, pc, tc)).collect();
+        (parts.iter().sum::<f64>() as f32, None)
+    }
+}
