@@ -5,7 +5,7 @@
 //! [`Kernels`] holds the fused operations of the OLMo step (causal self-attention with RoPE
 //! from the fused q/k/v projection, the no-affine LayerNorm / RMSNorm, SwiGLU, the linear layer,
 //! the masked next-token cross-entropy, the AdamW update) and of the MMIDAS step (ReLU + batch
-//! norm, the linear layer). Its default methods are the composite burn code of [`composite`]
+//! norm, the linear layer, the squared-error reconstruction term). Its default methods are the composite burn code of [`composite`]
 //! (what the model ran before these kernels existed), so every backend works unchanged:
 //!
 //! - `Flex` (CPU) replaces the forward and backward methods with hand-written loops in
