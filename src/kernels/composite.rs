@@ -86,6 +86,25 @@ pub fn masked_cross_entropy_sum<B: Backend>(logits: Tensor<B, 2>, targets: Tenso
     picked.mul(mask).sum().neg()
 }
 
+/// The linear layer's gradients that `want` asks for, by burn's own backward steps
+/// (`ModuleOps::linear_x_backward`, `linear_weight_backward`, `linear_bias_backward`).
+///
+/// # Shapes
+/// - x `[..., k]`, weight `[k, n]`, dy `[..., n]` → (dx `[..., k]`, dweight `[k, n]`, dbias `[n]`)
+#[allow(clippy::type_complexity)]
+pub(crate) fn linear_backward_primitive<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    dy: FloatTensor<B>,
+    want: super::LinearGrads,
+) -> (Option<FloatTensor<B>>, Option<FloatTensor<B>>, Option<FloatTensor<B>>) {
+    (
+        want.x.then(|| B::linear_x_backward(weight, dy.clone())),
+        want.weight.then(|| B::linear_weight_backward(x, dy.clone())),
+        want.bias.then(|| B::linear_bias_backward(dy)),
+    )
+}
+
 /// `Σ (pred − target)²` over every element.
 ///
 /// # Shapes

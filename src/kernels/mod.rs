@@ -195,11 +195,7 @@ pub trait Kernels: Backend {
         dy: FloatTensor<Self>,
         want: LinearGrads,
     ) -> (Option<FloatTensor<Self>>, Option<FloatTensor<Self>>, Option<FloatTensor<Self>>) {
-        (
-            want.x.then(|| Self::linear_x_backward(weight, dy.clone())),
-            want.weight.then(|| Self::linear_weight_backward(x, dy.clone())),
-            want.bias.then(|| Self::linear_bias_backward(dy)),
-        )
+        composite::linear_backward_primitive::<Self>(x, weight, dy, want)
     }
 
     /// Masked cross-entropy sum; see [`masked_cross_entropy_sum`].

@@ -43,15 +43,27 @@ pub fn matmul(dst: &mut [f32], dst_rs: usize, accumulate: bool, lhs: Mat, rhs: M
     rhs.check(k, n, "rhs");
     // SAFETY: the checks above keep every element gemm touches inside its slice; `dst` is a
     // unique borrow and does not alias `lhs` or `rhs` (shared borrows).
+    unsafe { gemm_rows(dst.as_mut_ptr(), dst_rs, accumulate, lhs, rhs, m, n, k, scale, gemm::Parallelism::None) }
+}
+
+/// `dst[m×n] = (read_dst ? dst : 0) + scale · lhs · rhs` through `gemm::gemm`, `dst` row-major
+/// with row stride `dst_rs`.
+///
+/// # Safety
+/// Every element of the three views must lie inside its allocation, and `dst` must not alias
+/// `lhs` or `rhs`; callers check the views with [`Mat::check`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_rows(dst: *mut f32, dst_rs: usize, read_dst: bool, lhs: Mat, rhs: Mat, m: usize, n: usize, k: usize, scale: f32, parallelism: gemm::Parallelism) {
+    // SAFETY: forwarded from the caller's contract above.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             dst_rs as isize,
-            accumulate,
+            read_dst,
             lhs.data.as_ptr(),
             lhs.cs as isize,
             lhs.rs as isize,
@@ -63,8 +75,8 @@ pub fn matmul(dst: &mut [f32], dst_rs: usize, accumulate: bool, lhs: Mat, rhs: M
             false,
             false,
             false,
-            gemm::Parallelism::None,
-        );
+            parallelism,
+        )
     }
 }
 
@@ -90,27 +102,7 @@ pub fn product(lhs: Mat, rhs: Mat, m: usize, n: usize, k: usize, parallel: bool)
     // the call all `len` elements are initialised and `set_len` is sound. Skipping the zero fill
     // saves one pass over every output.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.data.as_ptr(),
-            lhs.cs as isize,
-            lhs.rs as isize,
-            rhs.data.as_ptr(),
-            rhs.cs as isize,
-            rhs.rs as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+        gemm_rows(dst.as_mut_ptr(), n, false, lhs, rhs, m, n, k, 1.0, parallelism);
         dst.set_len(len);
     }
     dst

@@ -136,11 +136,7 @@ impl Kernels for Flex {
         want: LinearGrads,
     ) -> (Option<FloatTensor<Self>>, Option<FloatTensor<Self>>, Option<FloatTensor<Self>>) {
         if [x.dtype(), weight.dtype(), dy.dtype()].iter().any(|&d| d != DType::F32) {
-            return (
-                want.x.then(|| Self::linear_x_backward(weight.clone(), dy.clone())),
-                want.weight.then(|| Self::linear_weight_backward(x, dy.clone())),
-                want.bias.then(|| Self::linear_bias_backward(dy)),
-            );
+            return composite::linear_backward_primitive::<Self>(x, weight, dy, want);
         }
         let (xc, g) = (x.to_contiguous(), dy.to_contiguous());
         let (m, k, x_shape) = rows_last::<Self>(&xc);
